@@ -1,0 +1,16 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+opaque delay(duration) q;
+qreg q[2];
+creg c[2];
+reset q[0];
+reset q[1];
+sx q[0];
+rz(pi/2) q[0];
+barrier q[0],q[1];
+delay(160) q[1];
+id q[0];
+barrier q[0];
+cx q[0],q[1];
+barrier q;
+measure q -> c;

@@ -1,0 +1,14 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg a[1];
+creg b[2];
+h q[0];
+measure q[0] -> a[0];
+if (a==1) x q[1];
+h q[2];
+measure q[2] -> b[1];
+if (b==2) cx q[1],q[0];
+if (b==0) rz(0.25) q[2];
+measure q[0] -> b[0];
+measure q[1] -> b[1];

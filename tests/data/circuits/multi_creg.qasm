@@ -1,0 +1,11 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg a[1];
+creg b[2];
+h q[0];
+cx q[0],q[1];
+x q[2];
+measure q[0] -> a[0];
+measure q[2] -> b[0];
+measure q[1] -> b[1];

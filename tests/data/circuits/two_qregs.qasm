@@ -1,0 +1,11 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg data[2];
+qreg anc[1];
+creg syn[1];
+creg out[2];
+h data[0];
+cx data[0],anc[0];
+cx data[1],anc[0];
+measure anc[0] -> syn[0];
+measure data -> out;
