@@ -24,6 +24,7 @@ __all__ = [
     "ApiConnectionError",
     "ApiError",
     "ApiJobLimitError",
+    "ApiJobWaitTimeoutError",
     "ApiNotFoundError",
     "ApiProtocolError",
     "ApiRateLimitError",
@@ -193,6 +194,18 @@ class ApiConnectionError(ApiError):
 
 class ApiTimeoutError(ApiConnectionError):
     """The request, or the whole retry sequence, ran out of time."""
+
+
+class ApiJobWaitTimeoutError(ApiTimeoutError):
+    """Waiting for a job to reach a final status took longer than the timeout given.
+
+    Attributes:
+        job_id: The job waited on.
+        last_status: The last status seen (a ``JobStatusResponse``), if any.
+    """
+
+    job_id: str | None = None
+    last_status: Any = None
 
 
 class ApiStatusError(ApiError):
