@@ -4,7 +4,13 @@ Models are leaves: they import nothing else of ibmq_async, and both the client a
 local service use them, so the two sides of the wire share one definition.
 """
 
-from ibmq_async.models._base import ComplexNumber, UtcDatetime, WireModel
+from ibmq_async.models._base import (
+    ComplexMatrix,
+    ComplexNumber,
+    ComplexVector,
+    UtcDatetime,
+    WireModel,
+)
 from ibmq_async.models.auth import (
     LoginResponse,
     NetworkGroup,
@@ -51,7 +57,9 @@ __all__ = [
     "BackendReservation",
     "BackendStatus",
     "CancelResponse",
+    "ComplexMatrix",
     "ComplexNumber",
+    "ComplexVector",
     "HubInfo",
     "JobCreateResponse",
     "JobDataUploadedResponse",
