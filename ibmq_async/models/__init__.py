@@ -22,6 +22,18 @@ from ibmq_async.models.auth import (
     VersionInfo,
 )
 from ibmq_async.models.backend_status import BackendStatus, QueueStatusResponse
+from ibmq_async.models.configuration import (
+    BackendConfiguration,
+    ChannelConfig,
+    GateConfig,
+    Hamiltonian,
+    ProcessorType,
+    PulseBackendConfiguration,
+    QasmBackendConfiguration,
+    TimingConstraints,
+    UchannelLO,
+    parse_backend_configuration,
+)
 from ibmq_async.models.job import (
     API_FINAL_STATUSES,
     API_TO_JOB_STATUS,
@@ -44,6 +56,14 @@ from ibmq_async.models.job import (
     UrlResponse,
 )
 from ibmq_async.models.job_limit import BackendJobLimit
+from ibmq_async.models.properties import (
+    BackendProperties,
+    BackendPropertyError,
+    GateProperties,
+    Nduv,
+    PropertyValue,
+    apply_si_prefix,
+)
 from ibmq_async.models.reservation import BackendReservation
 
 __all__ = [
@@ -52,14 +72,21 @@ __all__ = [
     "JOB_FINAL_STATES",
     "ApiJobKind",
     "ApiJobStatus",
+    "BackendConfiguration",
     "BackendJobLimit",
+    "BackendProperties",
+    "BackendPropertyError",
     "BackendRef",
     "BackendReservation",
     "BackendStatus",
     "CancelResponse",
+    "ChannelConfig",
     "ComplexMatrix",
     "ComplexNumber",
     "ComplexVector",
+    "GateConfig",
+    "GateProperties",
+    "Hamiltonian",
     "HubInfo",
     "JobCreateResponse",
     "JobDataUploadedResponse",
@@ -70,17 +97,26 @@ __all__ = [
     "JobStatusResponse",
     "LoginResponse",
     "NamedRef",
+    "Nduv",
     "NetworkGroup",
     "NetworkHub",
     "NetworkHubs",
     "NetworkProject",
     "ObjectStorageInfo",
+    "ProcessorType",
+    "PropertyValue",
+    "PulseBackendConfiguration",
+    "QasmBackendConfiguration",
     "QueueInfo",
     "QueueStatusResponse",
+    "TimingConstraints",
+    "UchannelLO",
     "UrlResponse",
     "UserInfo",
     "UserUrls",
     "UtcDatetime",
     "VersionInfo",
     "WireModel",
+    "apply_si_prefix",
+    "parse_backend_configuration",
 ]
