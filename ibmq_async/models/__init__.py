@@ -1,5 +1,10 @@
 """Pydantic models of every document and response shape of the IBM Quantum API.
 
+One module per document of PROTOCOL.md §7: ``configuration`` (backend configuration),
+``properties`` (backend properties), ``defaults`` (pulse defaults), ``qobj`` (what is
+uploaded), ``result`` (what comes back), ``backend_status``, ``job_limit``,
+``reservation``, ``job`` and ``auth`` (the REST response shapes).
+
 Models are leaves: they import nothing else of ibmq_async, and both the client and the
 local service use them, so the two sides of the wire share one definition.
 """
@@ -87,6 +92,17 @@ from ibmq_async.models.qobj import (
     parse_qobj,
 )
 from ibmq_async.models.reservation import BackendReservation
+from ibmq_async.models.result import (
+    ComplexMemory,
+    ExperimentFailedError,
+    ExperimentResult,
+    ExperimentResultData,
+    HexOutcome,
+    Result,
+    ResultDataError,
+    format_outcome,
+    outcome_formatter,
+)
 
 __all__ = [
     "API_FINAL_STATUSES",
@@ -105,11 +121,16 @@ __all__ = [
     "ChannelConfig",
     "Command",
     "ComplexMatrix",
+    "ComplexMemory",
     "ComplexNumber",
     "ComplexVector",
+    "ExperimentFailedError",
+    "ExperimentResult",
+    "ExperimentResultData",
     "GateConfig",
     "GateProperties",
     "Hamiltonian",
+    "HexOutcome",
     "HubInfo",
     "JobCreateResponse",
     "JobDataUploadedResponse",
@@ -151,6 +172,8 @@ __all__ = [
     "QueueInfo",
     "QueueStatusResponse",
     "RegisterSize",
+    "Result",
+    "ResultDataError",
     "TimingConstraints",
     "UchannelLO",
     "UrlResponse",
@@ -160,6 +183,8 @@ __all__ = [
     "VersionInfo",
     "WireModel",
     "apply_si_prefix",
+    "format_outcome",
+    "outcome_formatter",
     "parse_backend_configuration",
     "parse_qobj",
 ]
