@@ -75,6 +75,20 @@ CASES: list[tuple[str, Parse, dict[str, Any], str, str]] = [
         "results.0.data.counts.0x0",
     ),
     (
+        "memory mixing outcomes and numbers",
+        Result.model_validate,
+        _with(RESULT, ["0x1", 5], "results", 0, "data", "memory"),
+        "Result",
+        "results.0.data.memory.1",
+    ),
+    (
+        "memory of [re, im] with a string in it",
+        Result.model_validate,
+        _with(RESULT, [["a", 0.5]], "results", 0, "data", "memory"),
+        "Result",
+        "results.0.data.memory",
+    ),
+    (
         "success not a boolean",
         Result.model_validate,
         _with(RESULT, "sometimes", "results", 1, "success"),
