@@ -544,15 +544,10 @@ class AccountClient:
         content = encode_qobj(qobj)
         policy = retry or self.retry
         with _overall_timeout(timeout, f"Submitting a job to {backend_name}"):
-            known: JobRecord | None = None
-            if submission_key is not None:
-                known = await self._find_submission(tag, policy)
-                if known is not None and known.status is not ApiJobStatus.CREATING:
-                    return known
             created = await self._create_exactly_once(
                 backend_name,
                 key=key,
-                known=known,
+                look_first=submission_key is not None,
                 policy=policy,
                 job_name=job_name,
                 job_tags=tags,
@@ -574,23 +569,32 @@ class AccountClient:
         backend_name: str,
         *,
         key: str,
-        known: JobRecord | None,
+        look_first: bool,
         policy: RetryPolicy,
         **create_args: Any,
     ) -> JobCreateResponse | JobRecord:
-        """Create the job, or find the one an earlier ambiguous attempt made."""
+        """Create the job, or find the one an earlier (ambiguous) attempt made.
+
+        A job found with the submission tag that was started is the submission. Jobs
+        found that were made but never started are created again with the same key: a
+        server that honours the key gives the same job back; for one that does not, the
+        jobs made before are deleted once a new one exists.
+        """
         tag = submission_tag(key)
-        ambiguous = False
-        orphan = known
+        ambiguous = look_first
+        unstarted: dict[str, JobRecord] = {}
 
         async def attempt() -> JobCreateResponse | JobRecord:
-            nonlocal ambiguous, orphan
+            nonlocal ambiguous
             if ambiguous:
-                found = await self._find_submission(tag, policy)
-                if found is not None:
-                    if found.status is not ApiJobStatus.CREATING:
-                        return found
-                    orphan = found  # made, never started: the same key should give it back
+                found = await self._find_submissions(tag, policy)
+                started = [job for job in found if job.status is not ApiJobStatus.CREATING]
+                unstarted.update(
+                    (job.job_id, job) for job in found if job.status is ApiJobStatus.CREATING
+                )
+                if started:
+                    await self._delete_orphans(unstarted, keep=started[0].job_id)
+                    return started[0]
             try:
                 created = await self.job_create(
                     backend_name,
@@ -602,9 +606,7 @@ class AccountClient:
                 if _is_ambiguous(exc):
                     ambiguous = True
                 raise
-            if orphan is not None and orphan.job_id != created.job_id:
-                # The server ignored the idempotency key: drop the job it made before.
-                await self._delete_quietly(orphan.job_id)
+            await self._delete_orphans(unstarted, keep=created.job_id)
             return created
 
         return await call_with_retry(
@@ -652,19 +654,18 @@ class AccountClient:
             description=f"POST {self._job_url(job_id)}/jobDataUploaded",
         )
 
-    async def _find_submission(self, tag: str, policy: RetryPolicy) -> JobRecord | None:
-        jobs = await self.list_jobs({"tags": {"inq": [tag]}}, limit=10, retry=policy)
-        if not jobs:
-            return None
-        if len(jobs) > 1:
-            logger.warning(
-                "%d jobs carry the submission tag %s: %s",
-                len(jobs),
-                tag,
-                ", ".join(job.job_id for job in jobs),
-            )
-        started = [job for job in jobs if job.status is not ApiJobStatus.CREATING]
-        return min(started or jobs, key=lambda job: job.creation_date)
+    async def _find_submissions(self, tag: str, policy: RetryPolicy) -> list[JobRecord]:
+        """The jobs carrying a submission tag, oldest first."""
+        jobs = await self.list_jobs(
+            {"tags": {"inq": [tag]}}, limit=None, descending=False, retry=policy
+        )
+        return sorted(jobs, key=lambda job: job.creation_date)
+
+    async def _delete_orphans(self, unstarted: dict[str, JobRecord], *, keep: str) -> None:
+        """Delete jobs a server that ignores the idempotency key made for this submission."""
+        for job_id in [job_id for job_id in unstarted if job_id != keep]:
+            await self._delete_quietly(job_id)
+            del unstarted[job_id]
 
     async def _cancel_quietly(self, job_id: str) -> None:
         with anyio.move_on_after(10):
@@ -979,6 +980,8 @@ class AccountClient:
         seen: set[str] = set()
         tie_date: str | None = None
         tie_ids: list[str] = []
+        first_date: str | None = None
+        skipped_ties: list[str] | None = None
         while remaining is None or remaining > 0:
             page_limit = page_size if remaining is None else min(remaining, page_size)
             query: dict[str, Any] = {
@@ -1016,6 +1019,8 @@ class AccountClient:
                     remaining -= 1
                     if remaining <= 0:
                         return
+            if first_date is None and isinstance(data[0], dict):
+                first_date = data[0].get("creationDate")
             last = data[-1]
             last_date = last.get("creationDate") if isinstance(last, dict) else None
             if fresh == 0 or not isinstance(last_date, str):
@@ -1029,10 +1034,51 @@ class AccountClient:
             ]
             tie_ids = [*tie_ids, *page_ties] if last_date == tie_date else page_ties
             tie_date = last_date
+            excluded = tie_ids
+            if skip and last_date == first_date:
+                # Skipped jobs created at that same instant would come back: exclude them too.
+                if skipped_ties is None:
+                    skipped_ties = await self._skipped_ids_at(
+                        where, last_date, skip=skip, descending=descending, retry=retry
+                    )
+                excluded = [*skipped_ties, *tie_ids]
             current_where = paginate_where(
-                where, last_creation_date=last_date, seen_ids=tie_ids, descending=descending
+                where, last_creation_date=last_date, seen_ids=excluded, descending=descending
             )
             current_skip = 0
+
+    async def _skipped_ids_at(
+        self,
+        where: Mapping[str, Any] | None,
+        creation_date: str,
+        *,
+        skip: int,
+        descending: bool,
+        retry: RetryPolicy | None,
+    ) -> list[str]:
+        """Ids of the first ``skip`` jobs of a listing that were created at ``creation_date``."""
+        query: dict[str, Any] = {
+            "order": f"creationDate {'DESC' if descending else 'ASC'}",
+            "limit": skip,
+            "skip": 0,
+            "fields": dict(JOB_ID_FIELDS),
+        }
+        if where:
+            query["where"] = where
+        data, response = await self._call(
+            "GET",
+            f"{self.hgp_url}/Jobs/v/1",
+            params={"filter": json.dumps(query)},
+            timeout=None,
+            retry=retry,
+        )
+        if not isinstance(data, list):
+            raise self._protocol_error("The job id list is not a JSON list", response)
+        return [
+            str(item["id"])
+            for item in data
+            if isinstance(item, dict) and "id" in item and item.get("creationDate") == creation_date
+        ]
 
     # --- waiting (§4) -------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from ibmq_async.exceptions import (
     WebsocketError,
     WebsocketProtocolError,
 )
-from ibmq_async.models import JobStatusResponse
+from ibmq_async.models import ApiJobStatus, JobStatusResponse
 
 __all__ = [
     "DEFAULT_POLLING_POLICY",
@@ -110,6 +110,24 @@ def websocket_url(ws_base: str, job_id: str) -> str:
     return f"{ws_base.rstrip('/')}/jobs/{job_id}/status/v/1"
 
 
+_STAGE = {
+    ApiJobStatus.CREATING: 0,
+    ApiJobStatus.CREATED: 0,
+    ApiJobStatus.TRANSPILING: 0,
+    ApiJobStatus.TRANSPILED: 0,
+    ApiJobStatus.VALIDATING: 1,
+    ApiJobStatus.VALIDATED: 1,
+    ApiJobStatus.QUEUED: 2,
+    ApiJobStatus.PENDING_IN_QUEUE: 2,
+    ApiJobStatus.RUNNING: 3,
+}
+"""How far along a job is; final statuses are past every stage."""
+
+
+def _stage(status: ApiJobStatus) -> int:
+    return 4 if status.is_final else _STAGE.get(status, 0)
+
+
 class _Watch:
     """The statuses of one job, shared by everyone waiting on it."""
 
@@ -128,9 +146,17 @@ class _Watch:
         return None
 
     def publish(self, status: JobStatusResponse) -> bool:
-        """Record ``status`` if it differs from the last one; wake the followers."""
-        if self.history and self.history[-1].model_dump() == status.model_dump():
-            return False
+        """Record ``status`` if it is news; wake the followers.
+
+        A status equal to the last one, or one that goes back to an earlier stage (a
+        stale poll, a websocket replaying old frames after a reconnect), is not news.
+        """
+        if self.history:
+            last = self.history[-1]
+            if last.status.is_final or _stage(status.status) < _stage(last.status):
+                return False
+            if last.model_dump() == status.model_dump():
+                return False
         self.history.append(status)
         self.notify()
         return True

@@ -194,7 +194,8 @@ class FakeJobs:
     ``faults[name]`` is a list consumed one item per call of that endpoint (``create``,
     ``upload``, ``start``, ``get``, ``list``): ``None`` (behave), an exception class (raise
     it before the server acts), ``"lost"`` (act, then raise ``httpx.ReadError`` as if the
-    response were lost), or an ``httpx.Response`` to answer instead of acting.
+    response were lost), ``"acted-502"`` (act, then answer 502), or an ``httpx.Response``
+    to answer instead of acting.
     """
 
     def __init__(self, router: respx.Router, *, honour_idempotency_key: bool = True) -> None:
@@ -231,6 +232,9 @@ class FakeJobs:
         router.post(url__regex=rf"^{jobs}/(?P<job_id>[^/]+)/cancel$").mock(
             side_effect=self._wrap("cancel", self._cancel)
         )
+        router.delete(url__regex=rf"^{jobs}/(?P<job_id>[^/]+)$").mock(
+            side_effect=self._wrap("delete", self._delete)
+        )
 
     def _wrap(
         self, name: str, handler: Callable[..., httpx.Response]
@@ -246,6 +250,8 @@ class FakeJobs:
             response = handler(request, **kwargs)
             if fault == "lost":
                 raise httpx.ReadError("response lost", request=request)
+            if fault == "acted-502":
+                return httpx.Response(502, text="Bad gateway")
             return response
 
         return side_effect
@@ -308,6 +314,10 @@ class FakeJobs:
     def _cancel(self, request: httpx.Request, job_id: str) -> httpx.Response:
         self.jobs[job_id]["status"] = "CANCELLED"
         return httpx.Response(200, json={"cancelled": True})
+
+    def _delete(self, request: httpx.Request, job_id: str) -> httpx.Response:
+        self.jobs.pop(job_id, None)
+        return httpx.Response(204)
 
     def _list(self, request: httpx.Request) -> httpx.Response:
         query = json.loads(request.url.params["filter"])
