@@ -51,9 +51,12 @@ from ibmq_async.exceptions import CircuitConversionError, IBMQInputValueError
 if TYPE_CHECKING:
     from qiskit.circuit import QuantumCircuit
 
+    from ibmq_async.models import QasmQobj
+
 __all__ = [
     "ALWAYS_SUPPORTED_INSTRUCTIONS",
     "QOBJ_SCHEMA_VERSION",
+    "circuits_to_qasm_qobj",
     "circuits_to_qobj",
     "is_quantum_circuit",
 ]
@@ -249,6 +252,48 @@ def circuits_to_qobj(
         "type": "QASM",
         "experiments": experiments,
     }
+
+
+def circuits_to_qasm_qobj(
+    circuits: QuantumCircuit | Sequence[QuantumCircuit],
+    *,
+    backend_name: str,
+    backend_version: str,
+    **options: Any,
+) -> QasmQobj:
+    """Convert Qiskit circuits into a validated :class:`~ibmq_async.models.QasmQobj`.
+
+    The same conversion as :func:`circuits_to_qobj`, whose dict is then validated by the
+    wire model; ``QasmQobj.to_wire()`` gives that dict back.
+
+    Args:
+        circuits: One circuit or a sequence of circuits.
+        backend_name: Name of the target backend.
+        backend_version: Version of the target backend.
+        **options: The keyword arguments of :func:`circuits_to_qobj` (``n_qubits``,
+            ``supported_instructions``, ``shots``, ``memory``, run options, ...).
+
+    Returns:
+        The Qobj model.
+
+    Raises:
+        ImportError: Qiskit is not installed.
+        CircuitConversionError: As for :func:`circuits_to_qobj`.
+        IBMQInputValueError: As for :func:`circuits_to_qobj`, or a run option or header
+            value is out of the range the Qobj model accepts (the model's validation
+            error is chained).
+    """
+    from pydantic import ValidationError
+
+    from ibmq_async.models import QasmQobj
+
+    document = circuits_to_qobj(
+        circuits, backend_name=backend_name, backend_version=backend_version, **options
+    )
+    try:
+        return QasmQobj.model_validate(document)
+    except ValidationError as exc:
+        raise IBMQInputValueError(f"the converted Qobj is not valid: {exc}") from exc
 
 
 # --- Qiskit, imported lazily ------------------------------------------------------------------

@@ -31,10 +31,12 @@ from qiskit.circuit.library import Initialize, RZGate, SXGate
 from ibmq_async.circuits import (
     ALWAYS_SUPPORTED_INSTRUCTIONS,
     QOBJ_SCHEMA_VERSION,
+    circuits_to_qasm_qobj,
     circuits_to_qobj,
     is_quantum_circuit,
 )
 from ibmq_async.exceptions import CircuitConversionError, IBMQInputValueError
+from ibmq_async.models import QasmQobj
 
 DATA = Path(__file__).parent.parent / "data" / "circuits"
 MANIFEST = json.loads((DATA / "cases.json").read_text())
@@ -202,6 +204,27 @@ def test_circuit_without_classical_bits_has_no_memory_slots() -> None:
     assert header["memory_slots"] == 0
     assert header["creg_sizes"] == []
     assert header["clbit_labels"] == []
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST["cases"]))
+def test_the_qobj_model_accepts_the_conversion_and_dumps_it_back(case: str) -> None:
+    spec = MANIFEST["cases"][case]
+    circuits = [load_circuit(c) for c in spec["circuits"]]
+    options = dict(spec["options"])
+    run_config = options.pop("run_config", {})
+    model = circuits_to_qasm_qobj(
+        circuits, **BACKEND, **{**options, "qobj_id": "fixed"}, **run_config
+    )
+    assert isinstance(model, QasmQobj)
+    document = circuits_to_qobj(
+        circuits, **BACKEND, **{**options, "qobj_id": "fixed"}, **run_config
+    )
+    assert model.to_wire() == json.loads(json.dumps(document))
+
+
+def test_the_qobj_model_refuses_out_of_range_run_options() -> None:
+    with pytest.raises(IBMQInputValueError, match="the converted Qobj is not valid"):
+        circuits_to_qasm_qobj(bell(), **BACKEND, rep_delay=-1.0)
 
 
 # --- run options and header -------------------------------------------------------------------
