@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -220,6 +221,14 @@ def test_the_qobj_model_accepts_the_conversion_and_dumps_it_back(case: str) -> N
         circuits, **BACKEND, **{**options, "qobj_id": "fixed"}, **run_config
     )
     assert model.to_wire() == json.loads(json.dumps(document))
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST["cases"]))
+def test_the_conversion_is_valid_against_the_ibm_qobj_schema(case: str) -> None:
+    schema = json.loads((DATA.parent / "schemas" / "qobj_schema.json").read_text("utf-8"))
+    ours, _ = convert_case(case)
+    errors = [error.message for error in jsonschema.Draft4Validator(schema).iter_errors(ours)]
+    assert errors == []
 
 
 def test_the_qobj_model_refuses_out_of_range_run_options() -> None:
