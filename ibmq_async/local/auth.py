@@ -1,0 +1,159 @@
+"""Users, API tokens and the access tokens of ``loginWithToken``.
+
+An API token (configured per user) is exchanged for an access token that expires after
+the configured lifetime. Access tokens are stored by SHA-256 digest only, in memory and
+in the database (so logins survive a restart of the service).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ibmq_async.local.config import UserConfig, parse_project
+from ibmq_async.local.errors import ApiError, ErrorCode
+from ibmq_async.local.store import Store
+
+__all__ = ["Authenticator", "Login", "User"]
+
+Project = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class User:
+    """A user of the service.
+
+    Attributes:
+        id: The user id; jobs belong to it.
+        token: The API token.
+        projects: The ``(hub, group, project)`` the user belongs to, in configured order.
+        default: The project flagged ``isDefault``.
+        email: The e-mail shown by ``/users/me``.
+    """
+
+    id: str
+    token: str
+    projects: tuple[Project, ...]
+    default: Project
+    email: str | None = None
+
+    @classmethod
+    def from_config(cls, config: UserConfig) -> User:
+        """Build a user from its configuration."""
+        return cls(
+            id=config.user_id,
+            token=config.token,
+            projects=tuple(parse_project(project) for project in config.projects),
+            default=parse_project(config.default),
+            email=config.email,
+        )
+
+    def member(self, hub: str, group: str, project: str) -> bool:
+        """Whether the user belongs to ``hub/group/project``."""
+        return (hub, group, project) in self.projects
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, projects={self.projects!r})"
+
+
+@dataclass(frozen=True)
+class Login:
+    """A successful login: the access token and when it was made and expires."""
+
+    access_token: str
+    user: User
+    created: float
+    expires: float
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Authenticator:
+    """Checks API tokens and access tokens.
+
+    Args:
+        users: The users of the service.
+        store: Where access tokens are kept.
+        ttl: Lifetime of access tokens, in seconds.
+        clock: The wall clock (``time.time``); replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        users: Iterable[User],
+        store: Store,
+        ttl: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.users = list(users)
+        self._by_id = {user.id: user for user in self.users}
+        self._store = store
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, float]] = {
+            digest: (user_id, expires)
+            for digest, user_id, _created, expires in store.load_tokens(clock())
+            if user_id in self._by_id
+        }
+
+    def user(self, user_id: str) -> User | None:
+        """The user with this id, if any."""
+        return self._by_id.get(user_id)
+
+    def user_for_api_token(self, api_token: str) -> User | None:
+        """The user whose API token this is, if any (constant-time comparisons)."""
+        found = None
+        for user in self.users:
+            if hmac.compare_digest(user.token.encode(), api_token.encode()):
+                found = user
+        return found
+
+    def login(self, api_token: object) -> Login:
+        """Exchange an API token for an access token.
+
+        Raises:
+            ApiError: 401 if the API token is unknown, 400 if it is not a string.
+        """
+        if not isinstance(api_token, str) or not api_token:
+            raise ApiError.bad_request("apiToken must be a non-empty string.")
+        user = self.user_for_api_token(api_token)
+        if user is None:
+            raise ApiError(401, ErrorCode.INVALID_API_TOKEN, "Login failed.", "LOGIN_FAILED")
+        access_token = secrets.token_urlsafe(48)
+        created = self._clock()
+        expires = created + self.ttl
+        with self._lock:
+            self._tokens[_digest(access_token)] = (user.id, expires)
+        self._store.add_token(_digest(access_token), user.id, created, expires)
+        return Login(access_token=access_token, user=user, created=created, expires=expires)
+
+    def authenticate(self, access_token: str | None) -> User:
+        """The user an access token belongs to.
+
+        Raises:
+            ApiError: 401 if the token is missing, unknown or expired.
+        """
+        if not access_token:
+            raise ApiError.unauthorized(
+                "Authentication is required (X-Access-Token).", ErrorCode.AUTHENTICATION_REQUIRED
+            )
+        digest = _digest(access_token)
+        with self._lock:
+            entry = self._tokens.get(digest)
+            if entry is not None and entry[1] <= self._clock():
+                del self._tokens[digest]
+                raise ApiError.unauthorized("The access token has expired.")
+        if entry is None:
+            raise ApiError.unauthorized("Invalid access token.")
+        user = self._by_id.get(entry[0])
+        if user is None:  # pragma: no cover - users are fixed for a service's lifetime
+            raise ApiError.unauthorized("Invalid access token.")
+        return user

@@ -1,0 +1,730 @@
+"""Qobj → Qiskit circuits → Qiskit Aer → the Result document of PROTOCOL.md §7.6.
+
+:func:`prepare` checks a Qobj against a device and converts every experiment to a
+``QuantumCircuit``; a Qobj that cannot run raises :class:`QobjError` with the IBM error
+code and a message that says what is wrong (the job ends in ERROR_VALIDATING_JOB).
+:func:`execute` runs prepared experiments on Aer (ideal, no noise) and builds the result:
+hex counts over the memory slots, ``memory`` when asked, the Qobj and experiment headers
+copied, the seed used.
+
+Conversion: qubits are renumbered to those the experiment uses (a 2-qubit circuit on a
+127-qubit device simulates 2 qubits); memory slots become one classical register ``c``;
+register slots (``register`` of ``measure``, ``bfunc``) become a second register ``reg``
+that is not reported; ``conditional`` (a register slot, or the old mask/val form on the
+memory) becomes an ``if_test``.
+
+Failing a run on purpose, for tests: ``"simulate_failure": "<message>"`` in the Qobj
+``config`` makes the whole job end in ERROR_RUNNING_JOB (nothing runs; the result carries
+only the error, code 5203); in an experiment's ``config``, ``header`` or
+``header.metadata`` it fails that experiment only (the job ends in ERROR_RUNNING_JOB with a
+partial result).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ibmq_async.local.devices import Device
+from ibmq_async.local.errors import ErrorCode
+from ibmq_async.models._base import format_utc
+
+__all__ = [
+    "ExecutionOutcome",
+    "PreparedExperiment",
+    "PreparedJob",
+    "QobjError",
+    "execute",
+    "prepare",
+]
+
+_NON_GATES = frozenset({"measure", "barrier", "reset", "delay", "snapshot", "bfunc"})
+_MAX_SEED = 2**63 - 1
+_PARALLEL_QUBITS = 14
+"""Circuits narrower than this run on one thread: OpenMP start-up and spinning cost more
+than they save on small circuits, and slow down everything else in the process."""
+
+
+class QobjError(Exception):
+    """A Qobj that cannot run: the job ends in ERROR_VALIDATING_JOB.
+
+    Args:
+        code: The IBM error code.
+        message: What is wrong, naming the experiment and instruction.
+    """
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class PreparedExperiment:
+    """One experiment, ready for Aer."""
+
+    circuit: Any
+    shots: int
+    memory: bool
+    seed: int | None
+    memory_slots: int
+    report_mask: int | None
+    header: dict[str, Any]
+    failure: str | None = None
+
+
+@dataclass
+class PreparedJob:
+    """A checked Qobj: its experiments as circuits plus what the result copies."""
+
+    qobj_id: str
+    header: dict[str, Any]
+    experiments: list[PreparedExperiment]
+    failure: str | None = None
+
+    @property
+    def shots(self) -> int:
+        """The shots of the first experiment (what the job record reports)."""
+        return self.experiments[0].shots if self.experiments else 0
+
+
+@dataclass
+class ExecutionOutcome:
+    """What a run gives: the result document and, if it failed, the error."""
+
+    result: dict[str, Any]
+    error_code: int | None = None
+    error_message: str | None = None
+    time_taken: float = 0.0
+    experiment_errors: list[str] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        """Whether every experiment ran."""
+        return self.error_code is None
+
+
+@functools.lru_cache(maxsize=1)
+def _gate_table() -> dict[str, Any]:
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    return {
+        name: gate
+        for name, gate in get_standard_gate_name_mapping().items()
+        if name not in _NON_GATES and name != "global_phase"
+    }
+
+
+def _int_value(value: Any, what: str, where: str) -> int:
+    if isinstance(value, bool):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: {what} must be an integer")
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError:
+            raise QobjError(
+                ErrorCode.QOBJ_SCHEMA, f"{where}: {what} {value!r} is not an integer"
+            ) from None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: {what} must be an integer")
+    return value
+
+
+def _index_list(value: Any, what: str, where: str) -> list[int]:
+    if not isinstance(value, list):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: {what} must be a list of indices")
+    indices = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: {what} must be non-negative integers")
+        indices.append(item)
+    return indices
+
+
+def _real(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise QobjError(
+            ErrorCode.INVALID_INSTRUCTION, f"{where}: parameter {value!r} is not a number"
+        )
+    return float(value)
+
+
+def _complex(value: Any, where: str) -> complex:
+    if isinstance(value, list) and len(value) == 2:
+        return complex(_real(value[0], where), _real(value[1], where))
+    return complex(_real(value, where))
+
+
+def _failure(*sources: Any) -> str | None:
+    for source in sources:
+        if isinstance(source, dict):
+            flag = source.get("simulate_failure")
+            if flag:
+                return flag if isinstance(flag, str) else "Simulated failure"
+    return None
+
+
+def _positive_shots(value: Any, where: str, device: Device) -> int:
+    shots = _int_value(value, "shots", where)
+    if shots < 1:
+        raise QobjError(ErrorCode.TOO_MANY_SHOTS, f"{where}: shots must be at least 1")
+    if shots > device.max_shots:
+        raise QobjError(
+            ErrorCode.TOO_MANY_SHOTS,
+            f"{where}: {shots} shots is more than the {device.max_shots} of {device.name}",
+        )
+    return shots
+
+
+def _seed(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    seed = _int_value(value, "seed_simulator", where)
+    if not 0 <= seed <= _MAX_SEED:
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: seed_simulator must be in [0, 2**63)")
+    return seed
+
+
+def prepare(qobj: Any, device: Device, *, strict: bool = False) -> PreparedJob:
+    """Check a Qobj against a device and convert its experiments to circuits.
+
+    Args:
+        qobj: The uploaded Qobj document.
+        device: The device the job runs on.
+        strict: Also reject gates outside the basis gates and two-qubit gates on
+            uncoupled qubits (real-device rules).
+
+    Raises:
+        QobjError: If the Qobj cannot run on the device; ``message`` says why.
+    """
+    if not isinstance(qobj, dict):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, "The Qobj must be a JSON object.")
+    for key in ("qobj_id", "type", "experiments", "config"):
+        if key not in qobj:
+            raise QobjError(ErrorCode.QOBJ_SCHEMA, f"The Qobj has no '{key}'.")
+    kind = qobj["type"]
+    if kind == "PULSE":
+        if not device.open_pulse:
+            raise QobjError(
+                ErrorCode.PULSE_NOT_SUPPORTED, f"The backend {device.name} does not support pulse."
+            )
+        raise QobjError(
+            ErrorCode.PULSE_NOT_SIMULATED,
+            "Pulse experiments cannot run on the local service (Qiskit Aer has no pulse "
+            "simulator).",
+        )
+    if kind != "QASM":
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, f"Unknown Qobj type {kind!r} (QASM or PULSE).")
+    config = qobj["config"]
+    experiments = qobj["experiments"]
+    header = qobj.get("header", {})
+    if not isinstance(config, dict):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, "The Qobj 'config' must be an object.")
+    if not isinstance(header, dict):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, "The Qobj 'header' must be an object.")
+    if not isinstance(experiments, list) or not experiments:
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, "The Qobj 'experiments' must be a non-empty list.")
+    limit = device.max_experiments
+    if limit is not None and len(experiments) > limit:
+        raise QobjError(
+            ErrorCode.TOO_MANY_EXPERIMENTS,
+            f"The Qobj has {len(experiments)} experiments, more than the {limit} of {device.name}.",
+        )
+    meas_level = config.get("meas_level", 2)
+    if meas_level != 2:
+        raise QobjError(
+            ErrorCode.MEAS_LEVEL_NOT_SUPPORTED,
+            f"Measurement level {meas_level!r} is not supported (only 2, classified).",
+        )
+    memory = config.get("memory", False)
+    if not isinstance(memory, bool):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, "config.memory must be true or false.")
+    if memory and not device.supports_memory:
+        raise QobjError(
+            ErrorCode.MEMORY_NOT_SUPPORTED, f"The backend {device.name} does not support memory."
+        )
+    shots = _positive_shots(config.get("shots", 1024), "config", device)
+    seed = _seed(config.get("seed_simulator", config.get("seed")), "config")
+    prepared = [
+        _prepare_experiment(
+            experiment,
+            index,
+            config=config,
+            device=device,
+            strict=strict,
+            shots=shots,
+            memory=memory,
+            seed=seed,
+        )
+        for index, experiment in enumerate(experiments)
+    ]
+    return PreparedJob(
+        qobj_id=str(qobj["qobj_id"]),
+        header=header,
+        experiments=prepared,
+        failure=_failure(config),
+    )
+
+
+class _Builder:
+    """Builds the circuit of one experiment."""
+
+    def __init__(
+        self,
+        where: str,
+        qubits: Sequence[int],
+        memory_slots: int,
+        register_slots: int,
+    ) -> None:
+        from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+
+        self.where = where
+        self.qubit_map = {qubit: index for index, qubit in enumerate(sorted(set(qubits)))}
+        registers: list[Any] = [QuantumRegister(max(len(self.qubit_map), 1), "q")]
+        self.memory = ClassicalRegister(memory_slots, "c") if memory_slots else None
+        self.register = ClassicalRegister(register_slots, "reg") if register_slots else None
+        registers += [reg for reg in (self.memory, self.register) if reg is not None]
+        self.circuit = QuantumCircuit(*registers)
+
+    def qubits(self, indices: Sequence[int]) -> list[Any]:
+        return [self.circuit.qubits[self.qubit_map[index]] for index in indices]
+
+
+def _scan(instructions: list[Any], where: str, device: Device) -> tuple[list[int], int, int, bool]:
+    """Check the instruction shapes; find the qubits, memory and register slots used."""
+    used: list[int] = []
+    max_memory = -1
+    max_register = -1
+    conditional = False
+    for position, instruction in enumerate(instructions):
+        here = f"{where}, instruction {position}"
+        if not isinstance(instruction, dict) or not isinstance(instruction.get("name"), str):
+            raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{here}: an instruction needs a 'name'.")
+        qubits = _index_list(instruction.get("qubits", []), "qubits", here)
+        for qubit in qubits:
+            if qubit >= device.n_qubits:
+                raise QobjError(
+                    ErrorCode.TOO_MANY_QUBITS,
+                    f"{here} ({instruction['name']}): qubit {qubit} does not exist on "
+                    f"{device.name}, which has {device.n_qubits} qubits.",
+                )
+        if len(set(qubits)) != len(qubits):
+            raise QobjError(
+                ErrorCode.INVALID_INSTRUCTION,
+                f"{here} ({instruction['name']}): a qubit is used twice: {qubits}.",
+            )
+        used.extend(qubits)
+        for slot in _index_list(instruction.get("memory", []), "memory", here):
+            max_memory = max(max_memory, slot)
+        for slot in _index_list(instruction.get("register", []), "register", here):
+            max_register = max(max_register, slot)
+        if instruction["name"] == "bfunc":
+            conditional = True
+            register = _int_value(instruction.get("register"), "register", here)
+            if register < 0:
+                raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{here}: register must be >= 0")
+            width = max(
+                _int_value(instruction.get("mask", 0), "mask", here).bit_length(),
+                _int_value(instruction.get("val", 0), "val", here).bit_length(),
+            )
+            max_register = max(max_register, register, width - 1)
+        condition = instruction.get("conditional")
+        if condition is not None:
+            conditional = True
+            if isinstance(condition, int) and not isinstance(condition, bool):
+                max_register = max(max_register, condition)
+            elif not isinstance(condition, dict):
+                raise QobjError(
+                    ErrorCode.QOBJ_SCHEMA,
+                    f"{here}: conditional must be a register slot or a mask/val object",
+                )
+    return used, max_memory + 1, max_register + 1, conditional
+
+
+def _prepare_experiment(
+    experiment: Any,
+    index: int,
+    *,
+    config: dict[str, Any],
+    device: Device,
+    strict: bool,
+    shots: int,
+    memory: bool,
+    seed: int | None,
+) -> PreparedExperiment:
+    where = f"Experiment {index}"
+    if not isinstance(experiment, dict):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: an experiment must be an object.")
+    header = experiment.get("header", {})
+    exp_config = experiment.get("config", {})
+    instructions = experiment.get("instructions")
+    if not isinstance(header, dict) or not isinstance(exp_config, dict):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: header and config must be objects.")
+    if isinstance(header.get("name"), str):
+        where = f"Experiment {index} ({header['name']})"
+    if not isinstance(instructions, list):
+        raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: 'instructions' must be a list.")
+    if "shots" in exp_config:
+        shots = _positive_shots(exp_config["shots"], where, device)
+    if "seed_simulator" in exp_config:
+        seed = _seed(exp_config["seed_simulator"], where)
+    if "memory" in exp_config and isinstance(exp_config["memory"], bool):
+        memory = exp_config["memory"]
+    used, memory_needed, register_slots, conditional = _scan(instructions, where, device)
+    if conditional and strict and not device.conditional:
+        raise QobjError(
+            ErrorCode.INSTRUCTION_NOT_SUPPORTED,
+            f"{where}: {device.name} does not support conditional operations.",
+        )
+    declared = exp_config.get("memory_slots", header.get("memory_slots"))
+    if declared is None:
+        declared = config.get("memory_slots", memory_needed)
+    memory_slots = _int_value(declared, "memory_slots", where)
+    if memory_slots < memory_needed:
+        raise QobjError(
+            ErrorCode.QOBJ_SCHEMA,
+            f"{where}: memory slot {memory_needed - 1} is used but memory_slots is {memory_slots}.",
+        )
+    builder = _Builder(where, used, memory_slots, register_slots)
+    for position, instruction in enumerate(instructions):
+        _add_instruction(builder, instruction, f"{where}, instruction {position}", device, strict)
+    report_mask = (1 << memory_slots) - 1 if builder.register is not None else None
+    return PreparedExperiment(
+        circuit=builder.circuit,
+        shots=shots,
+        memory=memory,
+        seed=seed,
+        memory_slots=memory_slots,
+        report_mask=report_mask,
+        header=header,
+        failure=_failure(exp_config, header, header.get("metadata")),
+    )
+
+
+def _condition(builder: _Builder, condition: Any, where: str) -> Any:
+    from qiskit.circuit.classical import expr, types
+
+    if isinstance(condition, dict):
+        if builder.memory is None:
+            raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: a condition needs memory slots")
+        width = builder.memory.size
+        mask = _int_value(condition.get("mask", 0), "mask", where) & ((1 << width) - 1)
+        value = _int_value(condition.get("val", 0), "val", where)
+        if value >> width:
+            return expr.lift(False)
+        masked = expr.bit_and(builder.memory, expr.lift(mask, types.Uint(width)))
+        return expr.equal(masked, expr.lift(value, types.Uint(width)))
+    assert builder.register is not None
+    return expr.lift(builder.register[condition])
+
+
+def _add_instruction(
+    builder: _Builder, instruction: dict[str, Any], where: str, device: Device, strict: bool
+) -> None:
+    name = instruction["name"]
+    where = f"{where} ({name})"
+    qubits = instruction.get("qubits", [])
+    condition = instruction.get("conditional")
+    if name == "bfunc":
+        _add_bfunc(builder, instruction, where)
+        return
+    if condition is None:
+        _emit(builder, instruction, name, qubits, where, device, strict)
+        return
+    with builder.circuit.if_test(_condition(builder, condition, where)):
+        _emit(builder, instruction, name, qubits, where, device, strict)
+
+
+def _add_bfunc(builder: _Builder, instruction: dict[str, Any], where: str) -> None:
+    from qiskit.circuit.classical import expr, types
+
+    assert builder.register is not None
+    width = builder.register.size
+    mask = _int_value(instruction.get("mask", 0), "mask", where)
+    value = _int_value(instruction.get("val", 0), "val", where)
+    relation = instruction.get("relation", "==")
+    if relation not in ("==", "!="):
+        raise QobjError(
+            ErrorCode.INVALID_INSTRUCTION,
+            f"{where}: relation must be '==' or '!=', not {relation!r}",
+        )
+    masked = expr.bit_and(builder.register, expr.lift(mask, types.Uint(width)))
+    operand = expr.lift(value, types.Uint(width))
+    test = expr.equal(masked, operand) if relation == "==" else expr.not_equal(masked, operand)
+    target = _int_value(instruction.get("register"), "register", where)
+    builder.circuit.store(builder.register[target], test)
+    memory = instruction.get("memory")
+    if memory is not None and builder.memory is not None:
+        builder.circuit.store(builder.memory[_int_value(memory, "memory", where)], test)
+
+
+def _emit(
+    builder: _Builder,
+    instruction: dict[str, Any],
+    name: str,
+    qubits: list[int],
+    where: str,
+    device: Device,
+    strict: bool,
+) -> None:
+    circuit = builder.circuit
+    if name == "measure":
+        memory = instruction.get("memory")
+        if memory is None or builder.memory is None:
+            raise QobjError(
+                ErrorCode.MEASUREMENT_NOT_MAPPED, f"{where}: qubits {qubits} are not mapped."
+            )
+        if len(memory) != len(qubits):
+            raise QobjError(
+                ErrorCode.INVALID_INSTRUCTION,
+                f"{where}: qubits {qubits} and memory slots {memory} differ in length.",
+            )
+        registers = instruction.get("register")
+        for position, (qubit, slot) in enumerate(zip(builder.qubits(qubits), memory, strict=True)):
+            circuit.measure(qubit, builder.memory[slot])
+            if registers is not None and builder.register is not None and position < len(registers):
+                circuit.store(builder.register[registers[position]], builder.memory[slot])
+        return
+    if name == "reset":
+        for qubit in builder.qubits(qubits):
+            circuit.reset(qubit)
+        return
+    if name == "barrier":
+        circuit.barrier(*builder.qubits(qubits))
+        return
+    if name in ("delay", "snapshot"):
+        return
+    if strict and name not in device.basis_gates and not device.simulator:
+        raise QobjError(
+            ErrorCode.NOT_IN_BASIS,
+            f"{where}: {name} is not among the basis gates of {device.name} "
+            f"({', '.join(sorted(device.basis_gates))}).",
+        )
+    params = instruction.get("params", [])
+    if not isinstance(params, list):
+        raise QobjError(ErrorCode.INVALID_INSTRUCTION, f"{where}: params must be a list.")
+    if name == "unitary":
+        _emit_unitary(builder, params, qubits, where)
+        return
+    if name == "initialize":
+        amplitudes = [_complex(value, where) for value in params]
+        try:
+            circuit.initialize(amplitudes, builder.qubits(qubits))
+        except Exception as error:
+            raise QobjError(ErrorCode.INVALID_INSTRUCTION, f"{where}: {error}") from None
+        return
+    gate = _gate_table().get(name)
+    if gate is None:
+        raise QobjError(ErrorCode.INSTRUCTION_NOT_SUPPORTED, f"{where}: {name} is not supported.")
+    if len(qubits) != gate.num_qubits:
+        raise QobjError(
+            ErrorCode.INVALID_INSTRUCTION,
+            f"{where}: {name} acts on {gate.num_qubits} qubit(s), got {len(qubits)}.",
+        )
+    if len(params) != len(gate.params):
+        raise QobjError(
+            ErrorCode.INVALID_INSTRUCTION,
+            f"{where}: {name} takes {len(gate.params)} parameter(s), got {len(params)}.",
+        )
+    if strict and len(qubits) == 2 and device.coupling is not None and not device.simulator:
+        pair = (qubits[0], qubits[1])
+        if pair not in device.coupling:
+            raise QobjError(
+                ErrorCode.NOT_IN_COUPLING_MAP,
+                f"{where}: qubits {list(pair)} are not coupled on {device.name}.",
+            )
+    operation = gate if not params else gate.base_class(*(_real(p, where) for p in params))
+    circuit.append(operation, builder.qubits(qubits))
+
+
+def _emit_unitary(builder: _Builder, params: list[Any], qubits: list[int], where: str) -> None:
+    import numpy as np
+    from qiskit.circuit.library import UnitaryGate
+
+    if len(params) != 1 or not isinstance(params[0], list):
+        raise QobjError(ErrorCode.INVALID_INSTRUCTION, f"{where}: params must hold one matrix.")
+    try:
+        rows = [[_complex(value, where) for value in row] for row in params[0]]
+        matrix = np.array(rows, dtype=complex)
+        gate = UnitaryGate(matrix)
+    except QobjError:
+        raise
+    except Exception as error:
+        raise QobjError(ErrorCode.INVALID_INSTRUCTION, f"{where}: {error}") from None
+    if gate.num_qubits != len(qubits):
+        raise QobjError(
+            ErrorCode.INVALID_INSTRUCTION,
+            f"{where}: a {gate.num_qubits}-qubit unitary on {len(qubits)} qubit(s).",
+        )
+    builder.circuit.append(gate, builder.qubits(qubits))
+
+
+_local = threading.local()
+
+
+def _simulator() -> Any:
+    simulator = getattr(_local, "simulator", None)
+    if simulator is None:
+        from qiskit_aer import AerSimulator
+
+        simulator = AerSimulator()
+        _local.simulator = simulator
+    return simulator
+
+
+def _mask_counts(counts: dict[str, int], mask: int | None) -> dict[str, int]:
+    if mask is None:
+        return dict(counts)
+    masked: dict[str, int] = {}
+    for key, count in counts.items():
+        folded = hex(int(key, 16) & mask)
+        masked[folded] = masked.get(folded, 0) + count
+    return masked
+
+
+def _run_group(
+    experiments: list[PreparedExperiment],
+) -> list[dict[str, Any]]:
+    """Run experiments that share shots, memory and seed in one Aer call."""
+    first = experiments[0]
+    options: dict[str, Any] = {"shots": first.shots, "memory": first.memory}
+    if max(e.circuit.num_qubits for e in experiments) < _PARALLEL_QUBITS:
+        options["max_parallel_threads"] = 1
+    if first.seed is not None:
+        options["seed_simulator"] = first.seed
+    try:
+        result = _simulator().run([e.circuit for e in experiments], **options).result()
+        entries = list(result.to_dict().get("results", []))
+    except Exception as error:
+        message = f"ERROR: {error}"
+        return [{"success": False, "status": message} for _ in experiments]
+    if len(entries) != len(experiments):
+        return [{"success": False, "status": "ERROR: the simulator lost experiments"}] * len(
+            experiments
+        )
+    return entries
+
+
+def _experiment_result(
+    prepared: PreparedExperiment, raw: dict[str, Any] | None, failure: str | None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "shots": prepared.shots,
+        "success": False,
+        "meas_level": 2,
+        "header": prepared.header,
+        "data": {},
+    }
+    if failure is not None:
+        entry["status"] = f"ERROR: {failure}"
+        return entry
+    assert raw is not None
+    if not raw.get("success", False):
+        entry["status"] = str(raw.get("status") or "ERROR: the simulation failed")
+        return entry
+    data = raw.get("data") or {}
+    counts = data.get("counts")
+    if counts is None or prepared.memory_slots == 0:
+        counts = {"0x0": prepared.shots}
+    result_data: dict[str, Any] = {"counts": _mask_counts(counts, prepared.report_mask)}
+    if prepared.memory:
+        memory = data.get("memory") or []
+        if prepared.report_mask is not None:
+            memory = [hex(int(item, 16) & prepared.report_mask) for item in memory]
+        elif prepared.memory_slots == 0:
+            memory = ["0x0"] * prepared.shots
+        result_data["memory"] = memory
+    entry.update(
+        success=True,
+        status="DONE",
+        data=result_data,
+        seed_simulator=raw.get("seed_simulator"),
+        time_taken=raw.get("time_taken", 0.0),
+    )
+    return entry
+
+
+def execute(
+    job: PreparedJob,
+    *,
+    job_id: str,
+    backend_name: str,
+    backend_version: str,
+    now: Callable[[], datetime] | None = None,
+) -> ExecutionOutcome:
+    """Run a prepared job on Aer and build its result document.
+
+    The call blocks (run it off the event loop); Aer releases the GIL while simulating.
+
+    Args:
+        job: The prepared job.
+        job_id: The job id the result names.
+        backend_name: The backend name the result names.
+        backend_version: The backend version the result names.
+        now: The clock for the result ``date`` (UTC now by default).
+    """
+    started = time.perf_counter()
+    raws: list[dict[str, Any] | None] = [None] * len(job.experiments)
+    if job.failure is None:
+        groups: dict[tuple[int, bool, int | None], list[int]] = {}
+        for index, experiment in enumerate(job.experiments):
+            if experiment.failure is None:
+                key = (experiment.shots, experiment.memory, experiment.seed)
+                groups.setdefault(key, []).append(index)
+        for indices in groups.values():
+            for index, raw in zip(
+                indices, _run_group([job.experiments[i] for i in indices]), strict=True
+            ):
+                raws[index] = raw
+    entries = (
+        []
+        if job.failure is not None
+        else [
+            _experiment_result(experiment, raws[index], experiment.failure)
+            for index, experiment in enumerate(job.experiments)
+        ]
+    )
+    success = job.failure is None and all(entry["success"] for entry in entries)
+    elapsed = time.perf_counter() - started
+    stamp = (now or (lambda: datetime.now(timezone.utc)))()
+    result: dict[str, Any] = {
+        "backend_name": backend_name,
+        "backend_version": backend_version,
+        "qobj_id": job.qobj_id,
+        "job_id": job_id,
+        "date": format_utc(stamp),
+        "status": "COMPLETED" if success else "ERROR",
+        "success": success,
+        "header": job.header,
+        "time_taken": elapsed,
+        "results": entries,
+    }
+    if success:
+        return ExecutionOutcome(result=result, time_taken=elapsed)
+    failures = [
+        f"Experiment {index}: {entry.get('status')}"
+        for index, entry in enumerate(entries)
+        if not entry["success"]
+    ]
+    if job.failure is not None:
+        code, message = ErrorCode.RUN_FAILED, f"Failed to run job: {job.failure}"
+    elif any(experiment.failure for experiment in job.experiments):
+        code, message = ErrorCode.RUN_FAILED, "Failed to run job: " + "; ".join(failures)
+    else:
+        code = ErrorCode.SIMULATOR_FAILED
+        message = "Error raised when execution on Aer failed: " + "; ".join(failures)
+    result["error"] = {"code": code, "message": message}
+    return ExecutionOutcome(
+        result=result,
+        error_code=code,
+        error_message=message,
+        time_taken=elapsed,
+        experiment_errors=failures,
+    )
