@@ -16,7 +16,11 @@ import anyio
 
 from ibmq_async.api.retry import RetryPolicy
 from ibmq_async.api.session import HttpSession, validate_model
-from ibmq_async.exceptions import ApiProtocolError, IBMQAccountCredentialsInvalidUrl
+from ibmq_async.exceptions import (
+    ApiNotFoundError,
+    ApiProtocolError,
+    IBMQAccountCredentialsInvalidUrl,
+)
 from ibmq_async.models import LoginResponse, NetworkHub, NetworkHubs, UserInfo, VersionInfo
 
 __all__ = ["AuthClient", "Authenticator"]
@@ -48,15 +52,15 @@ class AuthClient:
         Retries like any GET.
 
         Raises:
-            IBMQAccountCredentialsInvalidUrl: The answer is not a JSON object with
-                ``api-auth`` (chained from the :class:`ApiProtocolError`).
+            IBMQAccountCredentialsInvalidUrl: ``/version`` does not exist or is not a JSON
+                object with ``api-auth`` (chained from the API error).
             ApiError: The call failed.
         """
         url = f"{self.auth_url}/version"
-        response = await self._session.request(
-            "GET", url, authenticated=False, timeout=timeout, retry=retry
-        )
         try:
+            response = await self._session.request(
+                "GET", url, authenticated=False, timeout=timeout, retry=retry
+            )
             data = self._session.decode_json(response)
             if not isinstance(data, dict):
                 raise ApiProtocolError(
@@ -67,7 +71,7 @@ class AuthClient:
                     response=response,
                 )
             return validate_model(VersionInfo, data, what="version answer", response=response)
-        except ApiProtocolError as exc:
+        except (ApiProtocolError, ApiNotFoundError) as exc:
             raise IBMQAccountCredentialsInvalidUrl(
                 f"{self.auth_url} is not a valid IBM Quantum authentication URL "
                 f"(GET /version gave no 'api-auth')"

@@ -435,6 +435,7 @@ class JobStatusWatcher:
                         )
                         return outcome
                     outcome.authenticated = True
+                    logger.debug("Job %s: following the status websocket", watch.job_id)
                     while True:
                         message = await self._receive(ws, timeout=None)
                         status = self._status_from_message(message)
