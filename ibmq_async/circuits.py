@@ -59,6 +59,7 @@ __all__ = [
     "circuits_to_qasm_qobj",
     "circuits_to_qobj",
     "is_quantum_circuit",
+    "qobj_to_circuits",
 ]
 
 QOBJ_SCHEMA_VERSION = "1.3.0"
@@ -727,3 +728,97 @@ def _json_key(key: Any) -> str:
     if key is None or isinstance(key, (bool, int, float)):
         return json.dumps(key)
     return str(key)
+
+
+# --- Qobj -> circuits ---------------------------------------------------------------------------
+
+
+def qobj_to_circuits(qobj: Mapping[str, Any]) -> list[QuantumCircuit]:
+    """Rebuild the circuits of a QASM Qobj (the inverse of :func:`circuits_to_qobj`).
+
+    Registers come back from the experiment headers (``qreg_sizes``, ``creg_sizes``), as
+    do the names, global phases and metadata; qubit ``i`` and memory slot ``j`` of an
+    instruction are the ``i``-th qubit and ``j``-th classical bit over the registers in
+    order. Gates are matched by name against Qiskit's standard gates.
+
+    Args:
+        qobj: A QASM Qobj as a JSON-compatible dict (``QasmQobj.to_wire()``).
+
+    Returns:
+        One ``QuantumCircuit`` per experiment.
+
+    Raises:
+        CircuitConversionError: An instruction is not a standard gate, ``measure``,
+            ``reset``, ``barrier`` or ``delay`` (conditional instructions are not rebuilt),
+            or the Qobj is not a QASM Qobj.
+        ImportError: Qiskit is not installed.
+    """
+    from qiskit.circuit import Delay
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    if qobj.get("type", "QASM") != "QASM":
+        raise CircuitConversionError(f"only QASM Qobjs hold circuits, not {qobj.get('type')!r}")
+    qiskit = _qiskit()
+    gates = get_standard_gate_name_mapping()
+    top_config = qobj.get("config") or {}
+    circuits: list[QuantumCircuit] = []
+    for index, experiment in enumerate(qobj.get("experiments") or []):
+        header = experiment.get("header") or {}
+        config = experiment.get("config") or {}
+        name = header.get("name") or f"experiment-{index}"
+        where = f"experiment {index} ({name!r})"
+        qregs, cregs = _registers(header, config, top_config)
+        circuit = qiskit.QuantumCircuit(*qregs, *cregs, name=name)
+        circuit.global_phase = float(header.get("global_phase") or 0.0)
+        if isinstance(header.get("metadata"), dict):
+            circuit.metadata = dict(header["metadata"])
+        for position, instruction in enumerate(experiment.get("instructions") or []):
+            op_name = instruction.get("name")
+            qubits = list(instruction.get("qubits") or [])
+            params = list(instruction.get("params") or [])
+            what = f"{where}, instruction {position} ({op_name!r})"
+            if "conditional" in instruction or op_name == "bfunc":
+                raise CircuitConversionError(f"{what}: conditional instructions are not rebuilt")
+            try:
+                if op_name == "measure":
+                    for qubit, slot in zip(qubits, instruction.get("memory") or [], strict=True):
+                        circuit.measure(qubit, slot)
+                elif op_name == "barrier":
+                    circuit.barrier(*qubits)
+                elif op_name == "reset":
+                    for qubit in qubits:
+                        circuit.reset(qubit)
+                elif op_name == "delay":
+                    circuit.append(Delay(int(params[0]), unit="dt"), qubits)
+                elif op_name in gates:
+                    gate = gates[op_name].base_class(*params)
+                    if instruction.get("label"):
+                        gate.label = str(instruction["label"])
+                    circuit.append(gate, qubits)
+                else:
+                    raise CircuitConversionError(f"{what}: not a standard gate")
+            except CircuitConversionError:
+                raise
+            except (IndexError, TypeError, ValueError, qiskit.QiskitError) as error:
+                raise CircuitConversionError(f"{what}: {error}") from error
+        circuits.append(circuit)
+    return circuits
+
+
+def _registers(
+    header: Mapping[str, Any], config: Mapping[str, Any], top_config: Mapping[str, Any]
+) -> tuple[list[Any], list[Any]]:
+    """The quantum and classical registers an experiment header describes."""
+    from qiskit.circuit import ClassicalRegister, QuantumRegister
+
+    qregs = [QuantumRegister(int(size), str(name)) for name, size in header.get("qreg_sizes") or []]
+    if not qregs:
+        n_qubits = header.get("n_qubits") or config.get("n_qubits") or top_config.get("n_qubits")
+        qregs = [QuantumRegister(int(n_qubits), "q")] if n_qubits else []
+    cregs = [
+        ClassicalRegister(int(size), str(name)) for name, size in header.get("creg_sizes") or []
+    ]
+    if not cregs:
+        memory_slots = header.get("memory_slots") or config.get("memory_slots")
+        cregs = [ClassicalRegister(int(memory_slots), "c")] if memory_slots else []
+    return qregs, cregs
