@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -83,6 +83,7 @@ JOB_ID_FIELDS = {"id": True, "liveDataEnabled": True, "creationDate": True}
 DEFAULT_PAGE_SIZE = 50
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def submission_tag(key: str) -> str:
@@ -135,12 +136,11 @@ def _same_origin(url: str, other: str) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-@contextlib.contextmanager
-def _overall_timeout(timeout: float | None, what: str) -> Iterator[None]:
-    with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
-        yield
-    if scope.cancelled_caught:
-        raise ApiTimeoutError(f"{what} did not complete within {timeout:g} s")
+async def _within(timeout: float | None, what: str, work: Callable[[], Awaitable[T]]) -> T:
+    """``await work()``, or :class:`ApiTimeoutError` after ``timeout`` seconds."""
+    with anyio.move_on_after(math.inf if timeout is None else timeout):
+        return await work()
+    raise ApiTimeoutError(f"{what} did not complete within {timeout:g} s")
 
 
 class AccountClient:
@@ -543,7 +543,8 @@ class AccountClient:
             tags.append(tag)
         content = encode_qobj(qobj)
         policy = retry or self.retry
-        with _overall_timeout(timeout, f"Submitting a job to {backend_name}"):
+
+        async def submit() -> JobRecord:
             created = await self._create_exactly_once(
                 backend_name,
                 key=key,
@@ -562,7 +563,8 @@ class AccountClient:
             except Exception:
                 await self._cancel_quietly(created.job_id)
                 raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        return await _within(timeout, f"Submitting a job to {backend_name}", submit)
 
     async def _create_exactly_once(
         self,
@@ -740,7 +742,8 @@ class AccountClient:
             ApiStatusError: The result is not available (e.g. the job is not done).
             ApiProtocolError: The document is not a valid result.
         """
-        with _overall_timeout(timeout, f"Downloading the result of job {job_id}"):
+
+        async def download() -> Result:
             link = await self._get_model(
                 UrlResponse,
                 f"{self._job_url(job_id)}/resultDownloadUrl",
@@ -760,13 +763,15 @@ class AccountClient:
             except ApiError as exc:
                 logger.warning("Could not acknowledge the result of job %s: %s", job_id, exc)
             return result
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        return await _within(timeout, f"Downloading the result of job {job_id}", download)
 
     async def job_qobj(
         self, job_id: str, *, timeout: float | None = None, retry: RetryPolicy | None = None
     ) -> QasmQobj | PulseQobj:
         """The job's Qobj: ``jobDownloadUrl``, then the download."""
-        with _overall_timeout(timeout, f"Downloading the Qobj of job {job_id}"):
+
+        async def download() -> QasmQobj | PulseQobj:
             link = await self._get_model(
                 UrlResponse,
                 f"{self._job_url(job_id)}/jobDownloadUrl",
@@ -780,7 +785,8 @@ class AccountClient:
             if data.get("type") == "PULSE":
                 return validate_model(PulseQobj, data, what="Qobj", response=response)
             return validate_model(QasmQobj, data, what="Qobj", response=response)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        return await _within(timeout, f"Downloading the Qobj of job {job_id}", download)
 
     async def _download(self, url: str, *, retry: RetryPolicy | None) -> tuple[Any, httpx.Response]:
         response = await self._session.request(
@@ -891,7 +897,8 @@ class AccountClient:
             descending: Newest first.
             page_size: Jobs per request.
         """
-        with _overall_timeout(timeout, "Listing jobs"):
+
+        async def collect() -> list[JobRecord]:
             return [
                 job
                 async for job in self._iter_records(
@@ -906,7 +913,8 @@ class AccountClient:
                     retry=retry,
                 )
             ]
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        return await _within(timeout, "Listing jobs", collect)
 
     def iter_jobs(
         self,
@@ -942,7 +950,8 @@ class AccountClient:
         retry: RetryPolicy | None = None,
     ) -> list[JobIdRecord]:
         """``GET {HGP}/Jobs/v/1`` with ``fields``: ids, creation dates and live-data flags."""
-        with _overall_timeout(timeout, "Listing job ids"):
+
+        async def collect() -> list[JobIdRecord]:
             return [
                 job
                 async for job in self._iter_records(
@@ -957,7 +966,8 @@ class AccountClient:
                     retry=retry,
                 )
             ]
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        return await _within(timeout, "Listing job ids", collect)
 
     async def _iter_records(
         self,

@@ -306,11 +306,16 @@ async def call_with_retry(
             exc.retries_taken = retries_taken()
             raise
     assert scope.cancelled_caught
+    # An attempt was in flight: whether the server acted on it is unknown, so this error
+    # has no transport cause (which could make it look like a request never sent).
     previous = last_error[0] if last_error else None
+    method, _, rest = description.partition(" ")
+    url = rest.split(" ")[0]
     error = ApiTimeoutError(
-        f"{description} did not complete within the deadline of {deadline:g} s",
+        f"{description} did not complete within the deadline of {deadline:g} s"
+        + (f" (the previous attempt failed: {_describe_error(previous)})" if previous else ""),
+        method=method or None,
+        url=url or None,
         retries_taken=retries_taken(),
     )
-    if isinstance(previous, ApiError):
-        error.method, error.url = previous.method, previous.url
-    raise error from previous
+    raise error from None

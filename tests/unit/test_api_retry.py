@@ -286,6 +286,32 @@ async def test_the_deadline_bounds_an_attempt_in_flight() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_deadline_hit_in_flight_is_never_mistaken_for_a_request_not_sent() -> None:
+    attempts = 0
+
+    async def refused_then_hang() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise connection_error(httpx.ConnectError("refused"))
+        await anyio.sleep(30)
+        return "late"
+
+    with pytest.raises(ApiTimeoutError) as info:
+        await call_with_retry(
+            refused_then_hang,
+            policy=RetryPolicy(deadline=0.3, backoff_base=0.01, jitter=0),
+            idempotent=False,
+            description="POST https://x.test/Jobs",
+        )
+    error = info.value
+    assert attempts == 2
+    assert error.__cause__ is None  # not "caused" by the connect error of attempt 1
+    assert (error.method, error.url) == ("POST", "https://x.test/Jobs")
+    assert not DEFAULT_RETRY_POLICY.is_retryable(error, idempotent=False)
+
+
+@pytest.mark.anyio
 async def test_a_per_call_timeout_tightens_the_deadline() -> None:
     async def hang() -> str:
         await anyio.sleep(30)
