@@ -29,10 +29,12 @@ from ibmq_async.exceptions import (
     IBMQJobError,
     IBMQJobFailureError,
     IBMQJobInvalidStateError,
+    IBMQJobManagerError,
     IBMQJobTimeoutError,
     IBMQProviderError,
 )
 from ibmq_async.job import IBMQJob
+from ibmq_async.jobmanager import IBMQJobManager, ManagedJobSet, ManagedResults
 from ibmq_async.models import JobStatus, QueueInfo
 from ibmq_async.provider import IBMQ, AccountProvider, IBMQFactory, least_busy
 
@@ -55,10 +57,14 @@ __all__ = [
     "IBMQJobError",
     "IBMQJobFailureError",
     "IBMQJobInvalidStateError",
+    "IBMQJobManager",
+    "IBMQJobManagerError",
     "IBMQJobTimeoutError",
     "IBMQProviderError",
     "IBMQRetiredBackend",
     "JobStatus",
+    "ManagedJobSet",
+    "ManagedResults",
     "QueueInfo",
     "RetryPolicy",
     "__version__",

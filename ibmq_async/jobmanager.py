@@ -1,0 +1,941 @@
+"""Concurrent batch submission: ``IBMQJobManager``, ``ManagedJobSet`` and ``ManagedResults``.
+
+A job set splits many experiments into jobs, submits them concurrently while keeping the
+set's active jobs at or under the backend's job limit, and collects their results in the
+order of the experiments.
+
+Work happens while you await the set: ``run()`` submits as many jobs as the limit allows
+and returns; the rest are submitted as earlier jobs finish, while you await
+``results()``, ``as_completed()`` or ``wait()``. No task outlives the call that started it,
+so the set works the same on asyncio and trio and never leaves orphan tasks behind.
+
+Every chunk is submitted with a deterministic submission key (the set id and the chunk
+index), so a chunk is never created twice: not after a retry, not after the submitting
+process died and the set is resumed with ``run(..., job_set_id=...)`` or
+:meth:`ManagedJobSet.resume`.
+"""
+
+# Every public coroutine takes timeout= by design (DESIGN.md principle 2).
+# ruff: noqa: ASYNC109
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ibmq_async.backend import IBMQBackend
+from ibmq_async.exceptions import (
+    IBMQBackendApiError,
+    IBMQBackendJobLimitError,
+    IBMQError,
+    IBMQJobFailureError,
+    IBMQJobInvalidStateError,
+    IBMQJobManagerInvalidStateError,
+    IBMQJobManagerJobNotFound,
+    IBMQJobManagerTimeoutError,
+    IBMQJobManagerUnknownJobSet,
+    IBMQManagedResultDataNotAvailable,
+)
+from ibmq_async.job import JOB_SET_TAG_PREFIX, IBMQJob
+from ibmq_async.models import JobStatus, Result
+
+if TYPE_CHECKING:
+    from ibmq_async.provider import AccountProvider
+
+__all__ = [
+    "IBMQJobManager",
+    "ManagedJob",
+    "ManagedJobSet",
+    "ManagedResults",
+    "ProgressCallback",
+]
+
+logger = logging.getLogger("ibmq_async")
+
+LAYOUT_TAG_PREFIX = "ibmq_async_jobset_layout_"
+"""Tag recording how a set was split: ``<prefix><experiments>_<per job>``."""
+
+_NAME_PATTERN = re.compile(r"^(.*)_([0-9]+)_$")
+_DEFAULT_MAX_CONCURRENT = 32
+_LIMIT_RETRY_FIRST = 1.0
+_LIMIT_RETRY_CAP = 30.0
+
+ProgressCallback = Callable[[Mapping[str, int]], Awaitable[None] | None]
+"""``callback(counts)``: counts of the set's jobs per state (``"PENDING"`` = not submitted,
+then the names of :class:`JobStatus`); sync or async."""
+
+
+@dataclass
+class ManagedJob:
+    """One chunk of a job set: experiments ``[start, end)`` and the job that runs them."""
+
+    index: int
+    start: int
+    end: int
+    job: IBMQJob | None = None
+    submit_error: IBMQError | None = None
+    result: Result | None = None
+    status: JobStatus | None = None
+    attempt: int = 0
+    holds_slot: bool = False
+    finished: anyio.Event = field(default_factory=anyio.Event)
+
+    @property
+    def size(self) -> int:
+        """How many experiments the chunk has."""
+        return self.end - self.start
+
+    @property
+    def state(self) -> str:
+        """``"PENDING"`` before submission, ``"FAILED_SUBMISSION"``, or the job status name."""
+        if self.submit_error is not None:
+            return "FAILED_SUBMISSION"
+        if self.job is None or self.status is None:
+            return "PENDING"
+        return self.status.name
+
+    @property
+    def is_final(self) -> bool:
+        """Whether nothing more will happen to the chunk without a retry."""
+        return self.submit_error is not None or (self.status is not None and self.status.is_final)
+
+
+def _new_job_set_id() -> str:
+    return f"{uuid.uuid4().hex}-{str(time.time()).replace('.', '')}"
+
+
+def _chunk_bounds(total: int, per_job: int) -> list[tuple[int, int]]:
+    return [(start, min(start + per_job, total)) for start in range(0, total, per_job)]
+
+
+class ManagedResults:
+    """The results of a job set, addressed by the global index or name of an experiment."""
+
+    def __init__(self, job_set: ManagedJobSet) -> None:
+        self._job_set = job_set
+
+    @property
+    def success(self) -> bool:
+        """Whether every experiment of every job succeeded."""
+        return all(
+            chunk.result is not None and chunk.result.success for chunk in self._job_set._chunks
+        )
+
+    def _locate(self, experiment: int | str) -> tuple[Result, int]:
+        chunk, index = self._job_set._locate(experiment)
+        if chunk.result is None:
+            reason = str(chunk.submit_error) if chunk.submit_error else f"its job is {chunk.state}"
+            raise IBMQManagedResultDataNotAvailable(
+                f"No result for experiment {experiment!r} (job {chunk.index} of the set): {reason}"
+            )
+        experiment_result = chunk.result.results[index]
+        if not experiment_result.success:
+            raise IBMQManagedResultDataNotAvailable(
+                f"Experiment {experiment!r} failed: {experiment_result.status or 'no reason given'}"
+            )
+        return chunk.result, index
+
+    def get_counts(self, experiment: int | str) -> dict[str, int]:
+        """The counts of one experiment, keyed by bitstrings as Qiskit formats them.
+
+        Raises:
+            IBMQJobManagerJobNotFound: No such experiment in the set.
+            IBMQManagedResultDataNotAvailable: Its job or the experiment failed.
+        """
+        result, index = self._locate(experiment)
+        counts = result.get_counts(index)
+        assert isinstance(counts, dict)
+        return counts
+
+    def get_memory(self, experiment: int | str) -> list[Any]:
+        """The per-shot memory of one experiment (run with ``memory=True``).
+
+        Raises:
+            IBMQJobManagerJobNotFound: No such experiment in the set.
+            IBMQManagedResultDataNotAvailable: Its job or the experiment failed.
+        """
+        result, index = self._locate(experiment)
+        return list(result.get_memory(index))
+
+    def data(self, experiment: int | str) -> dict[str, Any]:
+        """The raw data of one experiment (counts with hex keys, memory, ...).
+
+        Raises:
+            IBMQJobManagerJobNotFound: No such experiment in the set.
+            IBMQManagedResultDataNotAvailable: Its job or the experiment failed.
+        """
+        result, index = self._locate(experiment)
+        return result.results[index].data.model_dump(mode="json", exclude_none=True)
+
+    def combine_results(self) -> Result:
+        """One Result with every experiment of the set, in order.
+
+        Raises:
+            IBMQManagedResultDataNotAvailable: Some job has no result.
+        """
+        chunks = self._job_set._chunks
+        missing = [chunk.index for chunk in chunks if chunk.result is None]
+        if missing:
+            raise IBMQManagedResultDataNotAvailable(
+                f"Cannot combine results: jobs {missing} of the set have no result"
+            )
+        first = chunks[0].result
+        assert first is not None
+        experiments = [item for chunk in chunks if chunk.result for item in chunk.result.results]
+        return first.model_copy(
+            update={
+                "results": experiments,
+                "job_id": self._job_set.job_set_id(),
+                "success": all(item.success for item in experiments),
+            }
+        )
+
+    def __repr__(self) -> str:
+        return f"<ManagedResults of job set {self._job_set.job_set_id()!r} success={self.success}>"
+
+
+class ManagedJobSet:
+    """A set of jobs that together run a list of experiments.
+
+    Made by :meth:`IBMQJobManager.run` or :meth:`ManagedJobSet.retrieve`.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: IBMQBackend,
+        job_set_id: str,
+        name: str,
+        tags: Sequence[str],
+        experiment_count: int,
+        per_job: int,
+        max_concurrent_jobs: int,
+        experiments: Sequence[Any] | None = None,
+        experiment_names: Sequence[str | None] | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        progress: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self._backend = backend
+        self._id = job_set_id
+        self._name = name
+        self._tags = list(tags)
+        self._experiment_count = experiment_count
+        self._per_job = per_job
+        self._experiments = list(experiments) if experiments is not None else None
+        self._names: list[str | None] = (
+            list(experiment_names) if experiment_names else [None] * experiment_count
+        )
+        self._run_config = dict(run_config or {})
+        self._chunks = [
+            ManagedJob(index=i, start=start, end=end)
+            for i, (start, end) in enumerate(_chunk_bounds(experiment_count, per_job))
+        ]
+        self._slots = anyio.Semaphore(max(1, max_concurrent_jobs))
+        self._slot_freed = anyio.Event()
+        self._drive_lock = anyio.Lock()
+        self._on_progress = on_progress
+        self._progress_bar: Any = None
+        self._want_progress_bar = progress
+        self._reported: set[int] = set()
+
+    # --- identity -----------------------------------------------------------------------
+
+    def job_set_id(self) -> str:
+        """The id of the set (its jobs carry the tag ``ibmq_jobset_<id>_``)."""
+        return self._id
+
+    def name(self) -> str:
+        """The name of the set (its jobs are named ``<name>_<index>_``)."""
+        return self._name
+
+    def tags(self) -> list[str]:
+        """The user tags of the set's jobs."""
+        return list(self._tags)
+
+    def backend(self) -> IBMQBackend:
+        """The backend the set runs on."""
+        return self._backend
+
+    @property
+    def set_tag(self) -> str:
+        """The tag that marks every job of the set."""
+        return f"{JOB_SET_TAG_PREFIX}{self._id}_"
+
+    @property
+    def layout_tag(self) -> str:
+        """The tag that records how the experiments were split into jobs."""
+        return f"{LAYOUT_TAG_PREFIX}{self._experiment_count}_{self._per_job}"
+
+    def managed_jobs(self) -> list[ManagedJob]:
+        """The chunks of the set, in order."""
+        return list(self._chunks)
+
+    def jobs(self) -> list[IBMQJob | None]:
+        """The job of each chunk, in order (``None`` where none was submitted yet)."""
+        return [chunk.job for chunk in self._chunks]
+
+    def job(self, experiment: int | str) -> tuple[IBMQJob | None, int]:
+        """The job that runs an experiment, and the experiment's index in that job.
+
+        Args:
+            experiment: Global index of the experiment, or its name.
+
+        Raises:
+            IBMQJobManagerJobNotFound: No such experiment in the set.
+        """
+        chunk, index = self._locate(experiment)
+        return chunk.job, index
+
+    def _locate(self, experiment: int | str) -> tuple[ManagedJob, int]:
+        if isinstance(experiment, str):
+            if experiment not in self._names:
+                raise IBMQJobManagerJobNotFound(f"No experiment named {experiment!r} in the set")
+            position = self._names.index(experiment)
+        elif isinstance(experiment, int) and not isinstance(experiment, bool):
+            position = experiment + self._experiment_count if experiment < 0 else experiment
+            if not 0 <= position < self._experiment_count:
+                raise IBMQJobManagerJobNotFound(
+                    f"Experiment index {experiment} is out of range: the set has "
+                    f"{self._experiment_count} experiments"
+                )
+        else:
+            raise IBMQJobManagerJobNotFound(
+                f"An experiment is found by index or name, not by {type(experiment).__name__}"
+            )
+        chunk = self._chunks[position // self._per_job]
+        return chunk, position - chunk.start
+
+    def __repr__(self) -> str:
+        counts = self._state_counts()
+        summary = ", ".join(f"{state}={n}" for state, n in sorted(counts.items()))
+        return f"<ManagedJobSet {self._name!r} id={self._id!r} jobs={len(self._chunks)} {summary}>"
+
+    # --- progress -----------------------------------------------------------------------
+
+    def _state_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for chunk in self._chunks:
+            counts[chunk.state] = counts.get(chunk.state, 0) + 1
+        return counts
+
+    async def _report_progress(self) -> None:
+        counts = self._state_counts()
+        if self._progress_bar is not None:
+            finished = sum(1 for chunk in self._chunks if chunk.is_final)
+            self._progress_bar.n = finished
+            self._progress_bar.set_postfix(counts, refresh=False)
+            self._progress_bar.refresh()
+        if self._on_progress is not None:
+            outcome = self._on_progress(counts)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+    def _open_progress_bar(self) -> None:
+        if not self._want_progress_bar or self._progress_bar is not None:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            logger.warning("progress=True needs tqdm: pip install 'ibmq-async[progress]'")
+            self._want_progress_bar = False
+            return
+        self._progress_bar = tqdm(total=len(self._chunks), desc=f"job set {self._name}", unit="job")
+
+    def _close_progress_bar(self) -> None:
+        if self._progress_bar is not None and all(chunk.is_final for chunk in self._chunks):
+            self._progress_bar.close()
+            self._progress_bar = None
+
+    # --- submission and waiting ------------------------------------------------------------
+
+    def _chunk_experiments(self, chunk: ManagedJob) -> Any:
+        if self._experiments is None:
+            raise IBMQJobManagerInvalidStateError(
+                f"Job {chunk.index} of set {self._id} was never submitted and the set has no "
+                "experiments to submit it with; call resume(experiments) with the same experiments"
+            )
+        return self._experiments[chunk.start : chunk.end]
+
+    def _submission_key(self, chunk: ManagedJob) -> str:
+        suffix = f"-r{chunk.attempt}" if chunk.attempt else ""
+        return f"{self._id}-{chunk.index}{suffix}"
+
+    async def _acquire_slot(self, chunk: ManagedJob, *, wait: bool) -> bool:
+        if chunk.holds_slot:
+            return True
+        if wait:
+            await self._slots.acquire()
+        else:
+            try:
+                self._slots.acquire_nowait()
+            except anyio.WouldBlock:
+                return False
+        chunk.holds_slot = True
+        return True
+
+    def _release_slot(self, chunk: ManagedJob) -> None:
+        if chunk.holds_slot:
+            chunk.holds_slot = False
+            self._slots.release()
+            self._slot_freed.set()
+            self._slot_freed = anyio.Event()
+
+    async def _submit(self, chunk: ManagedJob) -> None:
+        """Submit a chunk that holds a slot; wait out job-limit errors without busy looping."""
+        delay = _LIMIT_RETRY_FIRST
+        while True:
+            try:
+                chunk.job = await self._backend.run(
+                    self._chunk_experiments(chunk),
+                    job_name=f"{self._name}_{chunk.index}_",
+                    job_tags=[*self._tags, self.set_tag, self.layout_tag],
+                    submission_key=self._submission_key(chunk),
+                    **self._run_config,
+                )
+                chunk.status = chunk.job.api_status.job_status
+                break
+            except IBMQBackendJobLimitError:
+                logger.info(
+                    "Job set %s: job limit of %s reached; job %d waits for a slot (%.1f s at most)",
+                    self._id,
+                    self._backend.name(),
+                    chunk.index,
+                    delay,
+                )
+                freed = self._slot_freed
+                with anyio.move_on_after(delay):
+                    await freed.wait()
+                delay = min(delay * 2, _LIMIT_RETRY_CAP)
+            except IBMQError as error:
+                chunk.submit_error = error
+                self._release_slot(chunk)
+                chunk.finished.set()
+                logger.warning(
+                    "Job set %s: job %d was not submitted: %s", self._id, chunk.index, error
+                )
+                break
+        await self._report_progress()
+
+    async def _follow(self, chunk: ManagedJob, *, timeout: float | None) -> None:
+        """Submit the chunk if needed, wait for its job to end and fetch its result."""
+        if chunk.is_final:
+            return
+        if chunk.job is None and chunk.submit_error is None:
+            await self._acquire_slot(chunk, wait=True)
+            await self._submit(chunk)
+        job = chunk.job
+        if job is None:
+            return
+        # A job found again after a restart may hold a slot without us knowing: count it.
+        if not chunk.holds_slot:
+            await self._acquire_slot(chunk, wait=True)
+
+        async def on_status(*_: Any) -> None:
+            chunk.status = job.api_status.job_status
+            await self._report_progress()
+
+        try:
+            chunk.status = await job.wait_for_final_state(timeout=timeout, callback=on_status)
+        finally:
+            if job.api_status.is_final:
+                self._release_slot(chunk)
+        if chunk.status in (JobStatus.DONE, JobStatus.ERROR):
+            try:
+                chunk.result = await job.result(partial=True)
+            except (IBMQJobFailureError, IBMQJobInvalidStateError):
+                chunk.result = None
+        chunk.finished.set()
+        await self._report_progress()
+
+    async def _drive(
+        self,
+        *,
+        timeout: float | None = None,
+        stop_after_first: bool = False,
+        only_submit_now: bool = False,
+    ) -> None:
+        """Move the set forward while the caller awaits; see the module docstring."""
+        async with self._drive_lock:
+            self._open_progress_bar()
+            try:
+                with anyio.fail_after(timeout) if timeout is not None else _no_timeout():
+                    async with anyio.create_task_group() as group:
+                        for chunk in self._chunks:
+                            if chunk.is_final:
+                                continue
+                            if only_submit_now:
+                                if chunk.job is None and chunk.submit_error is None:
+                                    if not await self._acquire_slot(chunk, wait=False):
+                                        break
+                                    group.start_soon(self._submit, chunk)
+                                continue
+                            group.start_soon(
+                                self._follow_then_maybe_stop, chunk, group, stop_after_first
+                            )
+            except TimeoutError as error:
+                raise IBMQJobManagerTimeoutError(
+                    f"Job set {self._id} was not finished within {timeout} s: "
+                    f"{self._state_counts()}"
+                ) from error
+            finally:
+                self._close_progress_bar()
+
+    async def _follow_then_maybe_stop(
+        self, chunk: ManagedJob, group: anyio.abc.TaskGroup, stop_after_first: bool
+    ) -> None:
+        await self._follow(chunk, timeout=None)
+        if stop_after_first and chunk.is_final:
+            group.cancel_scope.cancel()
+
+    async def submit_available(self) -> None:
+        """Submit as many pending chunks as free slots allow now, and return."""
+        await self._drive(only_submit_now=True)
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Submit every chunk and wait until every job is final.
+
+        Raises:
+            IBMQJobManagerTimeoutError: Not finished within ``timeout`` seconds.
+        """
+        await self._drive(timeout=timeout)
+
+    # --- results and state --------------------------------------------------------------
+
+    async def results(self, timeout: float | None = None, partial: bool = False) -> ManagedResults:
+        """Wait for every job and return the results of the set.
+
+        Args:
+            timeout: Seconds to wait at most.
+            partial: Return what succeeded even if some jobs or experiments failed; ask
+                :meth:`error_messages` what did not.
+
+        Raises:
+            IBMQJobManagerTimeoutError: Not finished within ``timeout``.
+            IBMQJobManagerJobNotFound: (never for a complete set).
+            IBMQJobFailureError: Some job failed and ``partial`` is false; the message lists
+                which.
+        """
+        await self.wait(timeout=timeout)
+        managed = ManagedResults(self)
+        if not partial and not managed.success:
+            raise IBMQJobFailureError(
+                f"Job set {self._id} did not fully succeed:\n{self.error_messages()}\n"
+                "Use results(partial=True) to get what succeeded, or retry_failed()."
+            )
+        return managed
+
+    def as_completed(
+        self, timeout: float | None = None
+    ) -> AsyncIterator[tuple[IBMQJob | None, Result | None]]:
+        """Yield ``(job, result)`` for each job as it ends (result ``None`` if it failed).
+
+        Submits pending chunks as slots free up.
+
+        Raises:
+            IBMQJobManagerTimeoutError: Not finished within ``timeout`` seconds in all.
+        """
+        return _AsCompleted(self, timeout)
+
+    async def statuses(self) -> list[JobStatus | None]:
+        """The status of each job, asked of the service (``None`` where no job exists)."""
+        results: list[JobStatus | None] = [chunk.status for chunk in self._chunks]
+
+        async def refresh(chunk: ManagedJob) -> None:
+            if chunk.job is not None:
+                chunk.status = await chunk.job.status()
+                results[chunk.index] = chunk.status
+
+        async with anyio.create_task_group() as group:
+            for chunk in self._chunks:
+                group.start_soon(refresh, chunk)
+        return results
+
+    def report(self, detailed: bool = True) -> str:
+        """A text summary of the set: counts per state, and a line per job if detailed."""
+        counts = self._state_counts()
+        lines = [
+            f"Job set name: {self._name}",
+            f"          ID: {self._id}",
+            f"        tags: {self._tags}",
+            "Summary report:",
+            f"       Total jobs: {len(self._chunks)}",
+            *(f"  {state:>15}: {count}" for state, count in sorted(counts.items())),
+        ]
+        if detailed:
+            lines.append("Detail report:")
+            for chunk in self._chunks:
+                job_id = chunk.job.job_id() if chunk.job else "-"
+                lines.append(
+                    f"  experiments {chunk.start}-{chunk.end - 1}: job {chunk.index} "
+                    f"id={job_id} status={chunk.state}"
+                )
+                if chunk.submit_error is not None:
+                    lines.append(f"    error: {chunk.submit_error}")
+        return "\n".join(lines)
+
+    def error_messages(self) -> str | None:
+        """What failed in the set, one line per failed job or experiment; ``None`` if nothing."""
+        lines: list[str] = []
+        for chunk in self._chunks:
+            prefix = f"experiments {chunk.start}-{chunk.end - 1} (job {chunk.index})"
+            if chunk.submit_error is not None:
+                lines.append(f"{prefix}: not submitted: {chunk.submit_error}")
+            elif chunk.status in (JobStatus.ERROR, JobStatus.CANCELLED):
+                detail = (
+                    chunk.job.record.error.render() if chunk.job and chunk.job.record.error else ""
+                )
+                lines.append(f"{prefix}: job {chunk.status.name} {detail}".rstrip())
+            elif chunk.result is not None and not chunk.result.success:
+                failed = [
+                    f"experiment {chunk.start + i}: {item.status or 'failed'}"
+                    for i, item in enumerate(chunk.result.results)
+                    if not item.success
+                ]
+                lines.append(f"{prefix}: " + "; ".join(failed))
+        return "\n".join(lines) if lines else None
+
+    async def cancel(self) -> None:
+        """Cancel every job of the set that is not final, concurrently.
+
+        Pending chunks are marked cancelled and will not be submitted. Jobs that ended
+        before they could be cancelled keep their state.
+        """
+
+        async def cancel_one(chunk: ManagedJob) -> None:
+            if chunk.job is None:
+                return
+            with contextlib.suppress(IBMQJobInvalidStateError):
+                await chunk.job.cancel()
+            chunk.status = await chunk.job.status()
+            if chunk.status.is_final:
+                self._release_slot(chunk)
+
+        async with anyio.create_task_group() as group:
+            for chunk in self._chunks:
+                if chunk.job is None and chunk.submit_error is None:
+                    chunk.submit_error = IBMQJobManagerInvalidStateError(
+                        "the job set was cancelled"
+                    )
+                    chunk.finished.set()
+                elif not chunk.is_final:
+                    group.start_soon(cancel_one, chunk)
+        await self._report_progress()
+
+    async def retry_failed(self, timeout: float | None = None) -> None:
+        """Submit again every chunk whose job failed, was cancelled or was never submitted.
+
+        The new jobs get a new submission key (so they are new jobs) and the same name and
+        tags. Waits for them to finish.
+
+        Raises:
+            IBMQJobManagerInvalidStateError: The set has no experiments to submit (it was
+                retrieved without them; call :meth:`resume` first).
+            IBMQJobManagerTimeoutError: Not finished within ``timeout``.
+        """
+        for chunk in self._chunks:
+            if chunk.submit_error is not None or chunk.status in (
+                JobStatus.ERROR,
+                JobStatus.CANCELLED,
+            ):
+                self._chunk_experiments(chunk)
+                chunk.attempt += 1
+                chunk.job = None
+                chunk.submit_error = None
+                chunk.status = None
+                chunk.result = None
+                chunk.finished = anyio.Event()
+        await self.wait(timeout=timeout)
+
+    # --- resuming -------------------------------------------------------------------------
+
+    @classmethod
+    async def retrieve(
+        cls,
+        job_set_id: str,
+        provider: AccountProvider,
+        *,
+        max_concurrent_jobs: int | None = None,
+    ) -> ManagedJobSet:
+        """Rebuild a job set from the service by its id.
+
+        Args:
+            job_set_id: The id :meth:`job_set_id` gave.
+            provider: A provider of the account that submitted the set.
+            max_concurrent_jobs: The most jobs of the set to keep active at once.
+
+        Raises:
+            IBMQJobManagerUnknownJobSet: No job carries the set's tag.
+            IBMQJobManagerInvalidStateError: The jobs' names or tags are not those of a set.
+        """
+        tag = f"{JOB_SET_TAG_PREFIX}{job_set_id}_"
+        try:
+            jobs = await provider.jobs(limit=None, job_tags=[tag], descending=False)
+        except IBMQBackendApiError as error:
+            raise IBMQJobManagerInvalidStateError(
+                f"Unable to list the jobs of set {job_set_id}: {error}"
+            ) from error
+        if not jobs:
+            raise IBMQJobManagerUnknownJobSet(f"No job set with id {job_set_id!r} was found")
+        backend = jobs[0].backend()
+        layout = next(
+            (t for job in jobs for t in job.tags() if t.startswith(LAYOUT_TAG_PREFIX)), None
+        )
+        parsed: dict[int, IBMQJob] = {}
+        set_name = ""
+        for job in jobs:
+            match = _NAME_PATTERN.match(job.name() or "")
+            if match is None:
+                raise IBMQJobManagerInvalidStateError(
+                    f"Job {job.job_id()} of set {job_set_id} has name {job.name()!r}, "
+                    "not '<set name>_<index>_'"
+                )
+            set_name, index = match.group(1), int(match.group(2))
+            current = parsed.get(index)
+            if current is None or _prefer(job, current):
+                parsed[index] = job
+        if layout is not None:
+            total, per_job = (int(part) for part in layout[len(LAYOUT_TAG_PREFIX) :].split("_"))
+        else:
+            indices = sorted(parsed)
+            if indices != list(range(len(indices))):
+                raise IBMQJobManagerInvalidStateError(
+                    f"Job set {job_set_id} has jobs {indices}: some are missing and the set "
+                    "records no layout to rebuild it from"
+                )
+            total, per_job = -1, -1
+        user_tags = [
+            t
+            for t in jobs[0].tags()
+            if not t.startswith((JOB_SET_TAG_PREFIX, LAYOUT_TAG_PREFIX, "ibmq_async_submission_"))
+        ]
+        if total < 0:
+            job_set = cls._from_jobs_without_layout(
+                backend, job_set_id, set_name, user_tags, parsed, max_concurrent_jobs
+            )
+        else:
+            job_set = cls(
+                backend=backend,
+                job_set_id=job_set_id,
+                name=set_name,
+                tags=user_tags,
+                experiment_count=total,
+                per_job=per_job,
+                max_concurrent_jobs=max_concurrent_jobs or await _default_concurrency(backend),
+            )
+            for index, job in parsed.items():
+                if index >= len(job_set._chunks):
+                    raise IBMQJobManagerInvalidStateError(
+                        f"Job {job.job_id()} has index {index}, beyond the "
+                        f"{len(job_set._chunks)} jobs of the set"
+                    )
+                chunk = job_set._chunks[index]
+                chunk.job = job
+                chunk.status = job.api_status.job_status
+        return job_set
+
+    @classmethod
+    def _from_jobs_without_layout(
+        cls,
+        backend: IBMQBackend,
+        job_set_id: str,
+        name: str,
+        tags: list[str],
+        jobs: dict[int, IBMQJob],
+        max_concurrent_jobs: int | None,
+    ) -> ManagedJobSet:
+        raise IBMQJobManagerInvalidStateError(
+            f"Job set {job_set_id} was not made by ibmq_async (no layout tag); "
+            "its jobs can be listed with provider.jobs(job_tags=[...])"
+        )
+
+    async def resume(self, experiments: Sequence[Any], **run_config: Any) -> None:
+        """Give a retrieved set its experiments again, so missing chunks can be submitted.
+
+        Only chunks that have no job are submitted (with the same submission keys as the
+        first time, so a chunk whose submission was in flight is not created twice).
+
+        Raises:
+            IBMQJobManagerInvalidStateError: The experiments do not match the set's layout.
+        """
+        if len(experiments) != self._experiment_count:
+            raise IBMQJobManagerInvalidStateError(
+                f"Job set {self._id} has {self._experiment_count} experiments; "
+                f"{len(experiments)} were given"
+            )
+        self._experiments = list(experiments)
+        self._names = [_experiment_name(item) for item in experiments]
+        self._run_config.update(run_config)
+
+
+class _AsCompleted:
+    """The iterator of :meth:`ManagedJobSet.as_completed`.
+
+    Each step drives the set inside its own task group until one more chunk ends, so no
+    task group ever spans a ``yield``.
+    """
+
+    def __init__(self, job_set: ManagedJobSet, timeout: float | None) -> None:
+        self._job_set = job_set
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._timeout = timeout
+        self._yielded: set[int] = set()
+
+    def __aiter__(self) -> _AsCompleted:
+        return self
+
+    async def __anext__(self) -> tuple[IBMQJob | None, Result | None]:
+        while True:
+            for chunk in self._job_set._chunks:
+                if chunk.is_final and chunk.index not in self._yielded:
+                    self._yielded.add(chunk.index)
+                    return chunk.job, chunk.result
+            if len(self._yielded) == len(self._job_set._chunks):
+                raise StopAsyncIteration
+            remaining = None if self._deadline is None else self._deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise IBMQJobManagerTimeoutError(
+                    f"Job set {self._job_set.job_set_id()} was not finished "
+                    f"within {self._timeout} s"
+                )
+            await self._job_set._drive(timeout=remaining, stop_after_first=True)
+
+
+def _prefer(candidate: IBMQJob, current: IBMQJob) -> bool:
+    """Of two jobs for one chunk (a retry), prefer the one that succeeded, then the newest."""
+    rank = {JobStatus.DONE: 3, JobStatus.RUNNING: 2, JobStatus.QUEUED: 2}
+    a = rank.get(candidate.api_status.job_status, 1)
+    b = rank.get(current.api_status.job_status, 1)
+    if a != b:
+        return a > b
+    return candidate.creation_date() > current.creation_date()
+
+
+def _experiment_name(experiment: Any) -> str | None:
+    name = getattr(experiment, "name", None)
+    if isinstance(name, str):
+        return name
+    if isinstance(experiment, Mapping):
+        header = experiment.get("header") or {}
+        value = header.get("name") if isinstance(header, Mapping) else None
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def _default_concurrency(backend: IBMQBackend, requested: int | None = None) -> int:
+    limit = await backend.job_limit()
+    cap = limit.maximum_jobs if limit.maximum_jobs is not None else _DEFAULT_MAX_CONCURRENT
+    if requested is not None:
+        cap = min(cap, requested)
+    return max(1, cap)
+
+
+class _no_timeout:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+class IBMQJobManager:
+    """Splits experiments into jobs and runs them as a :class:`ManagedJobSet`."""
+
+    async def run(
+        self,
+        experiments: Any,
+        backend: IBMQBackend,
+        name: str | None = None,
+        max_experiments_per_job: int | None = None,
+        job_tags: Sequence[str] | None = None,
+        max_concurrent_jobs: int | None = None,
+        *,
+        job_set_id: str | None = None,
+        progress: bool = False,
+        on_progress: ProgressCallback | None = None,
+        **run_config: Any,
+    ) -> ManagedJobSet:
+        """Split the experiments into jobs and submit as many as the job limit allows now.
+
+        The chunk size is ``min(max_experiments_per_job, backend max_experiments)``. Jobs
+        are named ``<name>_<index>_`` and tagged ``ibmq_jobset_<id>_`` as the original
+        job manager did. The set's active jobs never exceed the backend's job limit (or
+        ``max_concurrent_jobs``); remaining chunks are submitted while you await
+        ``results()``, ``wait()`` or ``as_completed()``.
+
+        Args:
+            experiments: QuantumCircuits (or Qobj experiment dicts) to run.
+            backend: The backend to run them on.
+            name: Name of the set (default: the UTC time).
+            max_experiments_per_job: The most experiments in one job.
+            job_tags: Tags for every job of the set.
+            max_concurrent_jobs: The most jobs of the set active at once (default: the
+                backend's job limit, or 32 if it has none).
+            job_set_id: Resume this set: only chunks that have no job yet are submitted.
+            progress: Show a progress bar (tqdm; terminal and notebook).
+            on_progress: Called with the count of jobs in each state on every change.
+            **run_config: Options for :meth:`IBMQBackend.run` (``shots``, ``memory``, ...).
+
+        Returns:
+            The job set.
+
+        Raises:
+            IBMQJobManagerInvalidStateError: Invalid input (no experiments, bad tags, a
+                resumed set whose layout does not match).
+            IBMQBackendApiError: The job limit could not be read.
+        """
+        items = list(experiments) if isinstance(experiments, (list, tuple)) else [experiments]
+        if not items:
+            raise IBMQJobManagerInvalidStateError("run() needs at least one experiment")
+        if job_tags is not None and (
+            isinstance(job_tags, str) or not all(isinstance(t, str) for t in job_tags)
+        ):
+            raise IBMQJobManagerInvalidStateError(
+                f"job_tags must be a list of strings, got {job_tags!r}"
+            )
+        if max_experiments_per_job is not None and max_experiments_per_job < 1:
+            raise IBMQJobManagerInvalidStateError("max_experiments_per_job must be at least 1")
+        if max_concurrent_jobs is not None and max_concurrent_jobs < 1:
+            raise IBMQJobManagerInvalidStateError("max_concurrent_jobs must be at least 1")
+        backend_max = getattr(backend.configuration(), "max_experiments", None)
+        candidates = [n for n in (max_experiments_per_job, backend_max) if n]
+        per_job = min(candidates) if candidates else len(items)
+        if job_set_id is not None:
+            job_set = await ManagedJobSet.retrieve(
+                job_set_id, backend.provider(), max_concurrent_jobs=max_concurrent_jobs
+            )
+            if job_set._per_job != per_job or job_set._experiment_count != len(items):
+                raise IBMQJobManagerInvalidStateError(
+                    f"Job set {job_set_id} splits {job_set._experiment_count} experiments "
+                    f"{job_set._per_job} per job; these {len(items)} experiments would be split "
+                    f"{per_job} per job"
+                )
+            job_set._want_progress_bar = progress
+            job_set._on_progress = on_progress
+            await job_set.resume(items, **run_config)
+        else:
+            job_set = ManagedJobSet(
+                backend=backend,
+                job_set_id=_new_job_set_id(),
+                name=name or datetime.now(timezone.utc).replace(tzinfo=None).isoformat(),
+                tags=list(job_tags or ()),
+                experiment_count=len(items),
+                per_job=per_job,
+                max_concurrent_jobs=await _default_concurrency(backend, max_concurrent_jobs),
+                experiments=items,
+                experiment_names=[_experiment_name(item) for item in items],
+                run_config=run_config,
+                progress=progress,
+                on_progress=on_progress,
+            )
+        await job_set.submit_available()
+        return job_set
