@@ -77,6 +77,9 @@ class PollingPolicy:
             authenticated is reopened before the watch switches to polling.
         websocket_auth_timeout: Seconds to wait for the ``authenticated`` frame.
         websocket_ping_interval: Seconds between keepalive pings (``None``: no pings).
+        websocket_check_interval: While the websocket is silent for this long, poll the
+            status once, so that a stream that stops pushing cannot stall a wait
+            (``None``: never).
         sleep: How to wait (``anyio.sleep`` if ``None``).
     """
 
@@ -86,6 +89,7 @@ class PollingPolicy:
     websocket_reconnects: int = 5
     websocket_auth_timeout: float = 10.0
     websocket_ping_interval: float | None = 20.0
+    websocket_check_interval: float | None = 60.0
     sleep: Callable[[float], Awaitable[None]] | None = field(default=None, compare=False)
 
     def next_wait(self, previous: float | None) -> float:
@@ -437,8 +441,13 @@ class JobStatusWatcher:
                     outcome.authenticated = True
                     logger.debug("Job %s: following the status websocket", watch.job_id)
                     while True:
-                        message = await self._receive(ws, timeout=None)
-                        status = self._status_from_message(message)
+                        try:
+                            message = await self._receive(
+                                ws, timeout=self.policy.websocket_check_interval
+                            )
+                            status = self._status_from_message(message)
+                        except TimeoutError:
+                            status = await self._fetch_status(watch.job_id)
                         if watch.publish(status):
                             try:
                                 await on_change()

@@ -235,6 +235,20 @@ async def test_a_drop_after_authentication_reconnects(recorder: WaitRecorder) ->
 
 
 @pytest.mark.anyio
+async def test_a_silent_websocket_is_checked_by_a_poll(recorder: WaitRecorder) -> None:
+    service = Service(frames=statuses("QUEUED"))
+    service.hold = True  # authenticated, then nothing more
+    watcher, transport = await make_watcher(service, recorder)
+    watcher.policy = PollingPolicy(websocket_check_interval=0.1, websocket_ping_interval=None)
+    async with transport:
+        final = await watcher.wait_for_final("job1", timeout=10)
+        service.release.set()
+    assert final.status is ApiJobStatus.COMPLETED
+    assert service.connections == 1
+    assert service.polled == ["job1"]
+
+
+@pytest.mark.anyio
 async def test_a_close_without_a_final_status_polls(recorder: WaitRecorder) -> None:
     service = Service(mode="silent")
     watcher, transport = await make_watcher(service, recorder)
