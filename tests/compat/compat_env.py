@@ -1,0 +1,521 @@
+"""The machinery of the compatibility tests: the original client's environment, the
+service, and the scenario runner (the fixtures in ``conftest.py`` wrap them).
+
+* :func:`ensure_compat_venv`: the interpreter of a virtual environment holding the original client,
+  qiskit-ibmq-provider 0.20.2 on qiskit-terra 0.46 (``requirements.txt`` beside this file,
+  PROTOCOL.md §9). It is built once per machine and per requirements: under
+  ``$IBMQ_ASYNC_COMPAT_VENV`` if set, else under
+  ``${XDG_CACHE_HOME:-~/.cache}/ibmq-async/compat-venv-<digest of the requirements>``,
+  in a temporary directory renamed into place when the install and an import check
+  passed, under a file lock so that parallel runs build it once. A missing package index
+  fails the tests: compatibility must be proven, not skipped.
+* :func:`start_service`: ``ibmq-async serve`` run as a subprocess of the project's
+  environment on a free loopback port, with the configuration of :data:`SERVICE_CONFIG`
+  and its own database; :func:`stop_service` stops it.
+* :class:`ScenarioRunner`: runs ``scenarios/<name>.py`` with the compat interpreter against
+  the service, once each, and returns its report.
+
+``python tests/compat/compat_env.py`` builds (or finds) the environment and prints its path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = None  # type: ignore[assignment]
+
+COMPAT_DIR = Path(__file__).resolve().parent
+SCENARIOS_DIR = COMPAT_DIR / "scenarios"
+REQUIREMENTS = COMPAT_DIR / "requirements.txt"
+REPO_ROOT = COMPAT_DIR.parents[1]
+DEVICES_DIR = REPO_ROOT / "ibmq_async" / "local" / "devices"
+
+MARKER = ".ibmq-async-compat-ready"
+"""Written last into a compat environment, with the digest of what it was built from."""
+
+INSTALL_TIMEOUT = 900.0
+SERVICE_START_TIMEOUT = 60.0
+SCENARIO_TIMEOUT = 240.0
+
+TOKEN = "compat-api-token-0123456789abcdef"
+PROJECT = "ibm-q/open/main"
+SIMULATOR = "ibmq_qasm_simulator"
+PULSE_BACKEND = "ibmq_lima"
+"""Paused, with a limit of 2 unfinished jobs: jobs stay QUEUED, the 3rd gets error 3458."""
+VIGO_MAX_JOBS = 5
+LIMITED_MAX_JOBS = 2
+PROPERTIES_HISTORY = 7
+
+
+def _environment_digest() -> str:
+    """What the compat environment depends on: the requirements and the interpreter."""
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes())
+    digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
+    digest.update(sys.platform.encode())
+    return digest.hexdigest()[:16]
+
+
+def compat_venv_path() -> Path:
+    """Where the compat environment is (or will be) built."""
+    configured = os.environ.get("IBMQ_ASYNC_COMPAT_VENV")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "ibmq-async" / f"compat-venv-{_environment_digest()}"
+
+
+def _venv_python(venv: Path) -> Path:
+    if sys.platform == "win32":  # pragma: no cover
+        return venv / "Scripts" / "python.exe"
+    return venv / "bin" / "python"
+
+
+def _ready(venv: Path, digest: str) -> bool:
+    marker = venv / MARKER
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return recorded.get("digest") == digest and _venv_python(venv).exists()
+
+
+# The versions PROTOCOL.md §9 needs; checked by importing them in the built environment.
+_PROBE = """
+import json, warnings
+warnings.filterwarnings("ignore")
+import pkg_resources, requests, websocket, qiskit
+from qiskit import IBMQ
+from qiskit.providers.ibmq import IBMQBackend
+from qiskit.providers.ibmq.managed import IBMQJobManager
+from importlib.metadata import version
+names = ["qiskit-ibmq-provider", "qiskit-terra", "requests", "websocket-client",
+         "websockets", "setuptools", "numpy"]
+print(json.dumps({name: version(name) for name in names}))
+"""
+
+
+def _check_versions(versions: dict[str, str]) -> list[str]:
+    problems = []
+
+    def release(name: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in versions[name].split(".")[:2])
+
+    if versions["qiskit-ibmq-provider"] != "0.20.2":
+        problems.append(f"qiskit-ibmq-provider {versions['qiskit-ibmq-provider']} != 0.20.2")
+    if release("qiskit-terra") != (0, 46):
+        problems.append(f"qiskit-terra {versions['qiskit-terra']} is not 0.46.x")
+    if release("requests") >= (2, 34):
+        problems.append(f"requests {versions['requests']} >= 2.34 breaks result downloads")
+    if release("websockets") >= (14,):
+        problems.append(f"websockets {versions['websockets']} >= 14")
+    return problems
+
+
+def _run_logged(command: list[str], log: Path, timeout: float) -> None:
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"\n$ {' '.join(command)}\n")
+        handle.flush()
+        subprocess.run(
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            check=True,
+            env=_clean_env(),
+        )
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The environment of child processes, without this interpreter's venv leaking in."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")
+        and not key.startswith(("QE_", "QISKIT_"))
+    }
+    env["PYTHONNOUSERSITE"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # The service is on loopback: never send its requests through a configured proxy.
+    loopback = "127.0.0.1,localhost,::1"
+    for key in ("NO_PROXY", "no_proxy"):
+        env[key] = ",".join(filter(None, [env.get(key, ""), loopback]))
+    env.update(extra)
+    return env
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def ensure_compat_venv() -> Path:
+    """Build the compat environment unless a complete one is there; return its python."""
+    venv = compat_venv_path()
+    digest = _environment_digest()
+    if _ready(venv, digest):
+        return _venv_python(venv)
+    with _file_lock(venv.parent / f"{venv.name}.lock"):
+        if _ready(venv, digest):  # another run built it while this one waited
+            return _venv_python(venv)
+        for stale in venv.parent.glob(f"{venv.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{venv.name}.tmp-", dir=venv.parent))
+        log = venv.parent / f"{venv.name}.install.log"
+        log.write_text(f"building {venv} from {REQUIREMENTS}\n", encoding="utf-8")
+        python = _venv_python(staging)
+        started = time.monotonic()
+        try:
+            _run_logged([sys.executable, "-m", "venv", str(staging)], log, 120)
+            # pip is always run as `python -m pip`: console scripts keep the staging path
+            # in their shebang line once the directory is renamed.
+            _run_logged(
+                [str(python), "-m", "pip", "install", "--disable-pip-version-check",
+                 "--no-input", "-r", str(REQUIREMENTS)],
+                log,
+                INSTALL_TIMEOUT,
+            )  # fmt: skip
+            probe = subprocess.run(
+                [str(python), "-c", _PROBE],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+                env=_clean_env(),
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            pytest.fail(
+                f"could not build the compat environment at {venv} ({error}). It installs "
+                f"{REQUIREMENTS.name} from the package index, which must be reachable. "
+                f"Install log {log}, last lines:\n{_tail(log)}",
+                pytrace=False,
+            )
+        if probe.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            pytest.fail(
+                f"the compat environment does not import the original client:\n"
+                f"{probe.stderr[-3000:]}",
+                pytrace=False,
+            )
+        versions = json.loads(probe.stdout.strip().splitlines()[-1])
+        problems = _check_versions(versions)
+        if problems:
+            shutil.rmtree(staging, ignore_errors=True)
+            pytest.fail(f"wrong versions in the compat environment: {problems}", pytrace=False)
+        (staging / MARKER).write_text(
+            json.dumps(
+                {
+                    "digest": digest,
+                    "versions": versions,
+                    "built_seconds": round(time.monotonic() - started, 1),
+                },
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
+        if venv.exists():
+            shutil.rmtree(venv)
+        staging.rename(venv)
+    return _venv_python(venv)
+
+
+# --- the service --------------------------------------------------------------------------
+
+
+def _reservation_window() -> tuple[datetime, datetime]:
+    """A booking of ibmq_vigo two days ahead (so it never blocks the checks' jobs)."""
+    start = (datetime.now(timezone.utc) + timedelta(days=2)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    return start, start + timedelta(hours=1)
+
+
+def _toml_datetime(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def service_config(reservation: tuple[datetime, datetime]) -> str:
+    """The TOML configuration of the service the scenarios talk to."""
+    start, end = reservation
+    return f"""\
+# Written by tests/compat/conftest.py.
+properties_history = {PROPERTIES_HISTORY}
+
+[[users]]
+token = "{TOKEN}"
+projects = ["{PROJECT}"]
+id = "compat-user"
+
+# The device of the main checks. run_delay keeps each job RUNNING for a second, so the
+# websocket has a status change to push before the final one.
+[[backends]]
+name = "ibmq_vigo"
+device = "vigo"
+max_jobs = {VIGO_MAX_JOBS}
+workers = 1
+run_delay = 1.0
+
+[[backends]]
+name = "{SIMULATOR}"
+device = "simulator"
+workers = 2
+
+# Paused: its jobs stay QUEUED (cancel of a queued job), and with {LIMITED_MAX_JOBS} unfinished
+# jobs the next creation fails with error 3458.
+[[backends]]
+name = "{PULSE_BACKEND}"
+device = "lima"
+max_jobs = {LIMITED_MAX_JOBS}
+paused = true
+
+[[reservations]]
+backend = "ibmq_vigo"
+start = {_toml_datetime(start)}
+end = {_toml_datetime(end)}
+project = "{PROJECT}"
+mode = "dedicated"
+"""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200 and "api-auth" in json.load(response))
+    except (OSError, ValueError):
+        return False
+
+
+@dataclass
+class CompatService:
+    """A running ``ibmq-async serve`` subprocess."""
+
+    url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    reservation: tuple[datetime, datetime]
+    workdir: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully on SIGINT
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def start_service(workdir: Path) -> CompatService:
+    """Start ``ibmq-async serve`` from the project's environment; wait until it answers."""
+    reservation = _reservation_window()
+    config = workdir / "service.toml"
+    config.write_text(service_config(reservation), encoding="utf-8")
+    log = workdir / "service.log"
+    attempts = []
+    for _ in range(3):
+        port = _free_port()
+        command = [
+            sys.executable, "-m", "ibmq_async.cli", "serve",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--config", str(config), "--db", str(workdir / "service.db"),
+        ]  # fmt: skip
+        with log.open("ab") as handle:
+            process = subprocess.Popen(
+                command,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=workdir,
+                env=_clean_env(PYTHONPATH=str(REPO_ROOT)),
+            )
+        url = f"http://127.0.0.1:{port}/api"
+        deadline = time.monotonic() + SERVICE_START_TIMEOUT
+        while process.poll() is None and time.monotonic() < deadline:
+            if _answers(f"{url}/version"):
+                return CompatService(url, TOKEN, process, log, reservation, workdir)
+            time.sleep(0.1)
+        stop_service(process)
+        attempts.append(f"port {port}: exit status {process.returncode}")
+    pytest.fail(
+        f"ibmq-async serve did not answer /api/version ({'; '.join(attempts)}); "
+        f"log {log}:\n{_tail(log)}",
+        pytrace=False,
+    )
+
+
+# --- scenarios ----------------------------------------------------------------------------
+
+
+def _vigo_snapshot_date() -> str:
+    properties = json.loads((DEVICES_DIR / "vigo" / "props.json").read_text(encoding="utf-8"))
+    text = str(properties["last_update_date"])
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).isoformat()
+
+
+def scenario_context(service: CompatService) -> dict[str, Any]:
+    """What every scenario is told: where the service is and what it was configured with."""
+    start, end = service.reservation
+    return {
+        "url": service.url,
+        "token": service.token,
+        "project": PROJECT,
+        "backends": ["ibmq_vigo", SIMULATOR, PULSE_BACKEND],
+        "simulator": SIMULATOR,
+        "pulse_backend": PULSE_BACKEND,
+        "limited_backend": PULSE_BACKEND,
+        "limited_max_jobs": LIMITED_MAX_JOBS,
+        "vigo": {
+            "max_jobs": VIGO_MAX_JOBS,
+            "last_update_date": _vigo_snapshot_date(),
+            "properties_history": PROPERTIES_HISTORY,
+        },
+        "reservation": {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "mode": "dedicated",
+        },
+    }
+
+
+@dataclass
+class ScenarioRun:
+    """The outcome of one scenario script."""
+
+    name: str
+    returncode: int | None
+    output: str
+    report: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def checks(self) -> dict[str, dict[str, Any]]:
+        return {entry["name"]: entry for entry in self.report.get("checks", [])}
+
+    def describe(self) -> str:
+        return (
+            f"scenario {self.name!r}: exit status {self.returncode}, "
+            f"report complete: {self.report.get('complete', False)}, {self.seconds:.1f} s\n"
+            f"--- output (last lines) ---\n" + "\n".join(self.output.splitlines()[-60:])
+        )
+
+
+# Per-scenario environment: the listing scenario runs in a time zone far from UTC so the
+# client's local-to-UTC conversion of date filters is exercised.
+SCENARIO_ENV: dict[str, dict[str, str]] = {
+    "listing": {"TZ": "IST-5:30"},
+}
+
+
+class ScenarioRunner:
+    """Runs ``scenarios/<name>.py`` with the compat python against the service, once each."""
+
+    def __init__(self, python: Path, service: CompatService, workdir: Path) -> None:
+        self.python = python
+        self.service = service
+        self.workdir = workdir
+        self.home = workdir / "home"  # no ~/.qiskit of the user's in the way
+        self.home.mkdir(exist_ok=True)
+        self.runs: dict[str, ScenarioRun] = {}
+
+    def __call__(self, name: str) -> ScenarioRun:
+        if name not in self.runs:
+            self.runs[name] = self._run(name)
+        return self.runs[name]
+
+    def _run(self, name: str) -> ScenarioRun:
+        context = self.workdir / f"{name}.context.json"
+        context.write_text(json.dumps(scenario_context(self.service), indent=1), "utf-8")
+        report_path = self.workdir / f"{name}.report.json"
+        env = _clean_env(HOME=str(self.home), **SCENARIO_ENV.get(name, {}))
+        command = [str(self.python), str(SCENARIOS_DIR / f"{name}.py"), str(context),
+                   str(report_path)]  # fmt: skip
+        started = time.monotonic()
+        returncode: int | None
+        try:
+            completed = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=SCENARIO_TIMEOUT,
+                check=False,
+                env=env,
+                cwd=self.workdir,
+            )
+            returncode = completed.returncode
+            output = completed.stdout + completed.stderr
+        except subprocess.TimeoutExpired as error:
+            returncode = None
+            output = _text(error.stdout) + _text(error.stderr)
+            output += f"\n(killed after {SCENARIO_TIMEOUT} s)"
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            report = {}
+        return ScenarioRun(name, returncode, output, report, time.monotonic() - started)
+
+
+def _text(value: str | bytes | None) -> str:
+    if value is None:
+        return ""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+if __name__ == "__main__":
+    print(ensure_compat_venv())

@@ -1,0 +1,73 @@
+"""The original client, qiskit-ibmq-provider 0.20.2, against ``ibmq-async serve``.
+
+Each scenario under ``scenarios/`` runs once, in the original client's own environment
+(see ``conftest.py``), against one service started for the session, and reports named
+checks; every check is one test here, so a failure names the call of the original client
+that broke and says why. :data:`CHECKS` lists the checks each scenario must report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from compat_env import CompatService, ScenarioRun
+
+CHECKS: dict[str, tuple[str, ...]] = {
+    "account": (
+        "enable_account_bad_token",
+        "enable_account",
+        "backend_list",
+        "status",
+        "properties",
+        "properties_datetime",
+        "defaults",
+        "job_limit",
+        "reservations",
+    ),
+}
+
+pytestmark = [
+    pytest.mark.compat,
+    # The first test builds the compat environment when it is not cached (pip install).
+    pytest.mark.timeout(1200),
+]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "check"),
+    [(scenario, check) for scenario, checks in CHECKS.items() for check in checks],
+    ids=[f"{scenario}:{check}" for scenario, checks in CHECKS.items() for check in checks],
+)
+def test_check(scenario: str, check: str, run_scenario: Callable[[str], ScenarioRun]) -> None:
+    run = run_scenario(scenario)
+    entry = run.checks.get(check)
+    if entry is None:
+        pytest.fail(f"check {check!r} was not reported.\n{run.describe()}", pytrace=False)
+    if not entry["ok"]:
+        message = f"{scenario}:{check} failed: {entry['detail']}"
+        if entry.get("traceback"):
+            message += f"\n--- traceback in the original client ---\n{entry['traceback']}"
+        pytest.fail(message, pytrace=False)
+
+
+@pytest.mark.parametrize("scenario", list(CHECKS))
+def test_scenario_completed(scenario: str, run_scenario: Callable[[str], ScenarioRun]) -> None:
+    """The script ran to its end, exited 0 and reported exactly the listed checks."""
+    run = run_scenario(scenario)
+    assert run.returncode == 0, run.describe()
+    assert run.report.get("complete"), run.describe()
+    reported = [entry["name"] for entry in run.report["checks"]]
+    assert reported == list(CHECKS[scenario]), f"reported checks differ: {reported}"
+
+
+def test_service_log_has_no_errors(
+    run_scenario: Callable[[str], ScenarioRun], compat_service: CompatService
+) -> None:
+    """No request made the service crash (runs after every scenario of this module)."""
+    for scenario in CHECKS:
+        run_scenario(scenario)
+    text = compat_service.log_text()
+    assert compat_service.process.poll() is None, f"the service exited:\n{text[-5000:]}"
+    for marker in ("Traceback (most recent call last)", "Exception in ASGI application"):
+        assert marker not in text, f"the service logged an error:\n{text[-5000:]}"
