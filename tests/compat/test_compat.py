@@ -25,6 +25,17 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "job_limit",
         "reservations",
     ),
+    "run": (
+        "enable_account",
+        "transpile_assemble",
+        "run",
+        "wait_for_final_state_websocket",
+        "result_counts",
+        "retrieve_job",
+        "update_name",
+        "update_tags",
+        "failed_job",
+    ),
 }
 
 pytestmark = [
