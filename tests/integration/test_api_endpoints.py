@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -71,6 +71,7 @@ def one_qubit_qobj(shots: int = 32, name: str = "c0") -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalService]:
+    """A service of this module's own: a paused backend with a job limit of 2 to fill."""
     config = LocalServiceConfig.default()
     backends = [
         BackendConfig(name=SIMULATOR, device="simulator", workers=2),
@@ -122,23 +123,25 @@ async def test_a_wrong_token_or_url_is_refused(service: LocalService) -> None:
 
 
 @pytest.mark.asyncio
-async def test_an_expired_access_token_is_renewed_once() -> None:
+async def test_an_expired_access_token_is_renewed_once(
+    service_factory: Callable[..., LocalService],
+) -> None:
     config = LocalServiceConfig.default().model_copy(update={"token_ttl": 0.5})
-    with LocalService(config) as short_lived:
-        async with await Connection.connect(short_lived.token, short_lived.url) as conn:
-            client = conn.account_client(*HGP)
-            await client.backend_status(SIMULATOR)
-            await anyio.sleep(0.8)
-            statuses = []
-            async with anyio.create_task_group() as tg:
+    short_lived = service_factory(config)
+    async with await Connection.connect(short_lived.token, short_lived.url) as conn:
+        client = conn.account_client(*HGP)
+        await client.backend_status(SIMULATOR)
+        await anyio.sleep(0.8)
+        statuses = []
+        async with anyio.create_task_group() as tg:
 
-                async def status() -> None:
-                    statuses.append(await client.backend_status(SIMULATOR))
+            async def status() -> None:
+                statuses.append(await client.backend_status(SIMULATOR))
 
-                for _ in range(10):
-                    tg.start_soon(status)
-            assert len(statuses) == 10
-            assert conn._authenticator.logins == 2  # one shared re-login
+            for _ in range(10):
+                tg.start_soon(status)
+        assert len(statuses) == 10
+        assert conn._authenticator.logins == 2  # one shared re-login
 
 
 # --- backends ------------------------------------------------------------------------------------
@@ -456,9 +459,9 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.mark.anyio
 async def test_the_whole_round_trip_under_asyncio_and_trio(
-    service: LocalService, anyio_backend: str
+    local_service: LocalService, anyio_backend: str
 ) -> None:
-    async with await Connection.connect(service.token, service.url) as conn:
+    async with await Connection.connect(local_service.token, local_service.url) as conn:
         client = conn.account_client(*HGP)
         job = await client.submit_job(SIMULATOR, copy.deepcopy(one_qubit_qobj(shots=8)))
         final = await client.wait_for_final_status(job.job_id, timeout=30)
