@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ibmq_async.api import SUBMISSION_TAG_PREFIX
 from ibmq_async.backend import IBMQBackend
 from ibmq_async.exceptions import (
     IBMQBackendApiError,
@@ -46,7 +47,7 @@ from ibmq_async.exceptions import (
     IBMQManagedResultDataNotAvailable,
 )
 from ibmq_async.job import JOB_SET_TAG_PREFIX, IBMQJob
-from ibmq_async.models import JobStatus, Result
+from ibmq_async.models import ApiJobStatus, JobStatus, Result
 
 if TYPE_CHECKING:
     from ibmq_async.provider import AccountProvider
@@ -86,6 +87,7 @@ class ManagedJob:
     result: Result | None = None
     status: JobStatus | None = None
     attempt: int = 0
+    submission_key: str | None = None
     holds_slot: bool = False
     finished: anyio.Event = field(default_factory=anyio.Event)
 
@@ -105,8 +107,9 @@ class ManagedJob:
 
     @property
     def is_final(self) -> bool:
-        """Whether nothing more will happen to the chunk without a retry."""
-        return self.submit_error is not None or (self.status is not None and self.status.is_final)
+        """Whether the chunk is finished: its job ended and its result (if any) was fetched,
+        or it could not be submitted. Nothing more happens to it without a retry."""
+        return self.finished.is_set()
 
 
 def _new_job_set_id() -> str:
@@ -367,6 +370,8 @@ class ManagedJobSet:
         return self._experiments[chunk.start : chunk.end]
 
     def _submission_key(self, chunk: ManagedJob) -> str:
+        if chunk.submission_key is not None:
+            return chunk.submission_key
         suffix = f"-r{chunk.attempt}" if chunk.attempt else ""
         return f"{self._id}-{chunk.index}{suffix}"
 
@@ -437,7 +442,7 @@ class ManagedJobSet:
         if job is None:
             return
         # A job found again after a restart may hold a slot without us knowing: count it.
-        if not chunk.holds_slot:
+        if not chunk.holds_slot and not job.api_status.is_final:
             await self._acquire_slot(chunk, wait=True)
 
         async def on_status(*_: Any) -> None:
@@ -588,20 +593,21 @@ class ManagedJobSet:
         lines: list[str] = []
         for chunk in self._chunks:
             prefix = f"experiments {chunk.start}-{chunk.end - 1} (job {chunk.index})"
+            failed = [
+                f"experiment {chunk.start + i}: {item.status or 'failed'}"
+                for i, item in enumerate(chunk.result.results if chunk.result else [])
+                if not item.success
+            ]
             if chunk.submit_error is not None:
                 lines.append(f"{prefix}: not submitted: {chunk.submit_error}")
+            elif failed:
+                lines.append(f"{prefix}: job {chunk.state}: " + "; ".join(failed))
             elif chunk.status in (JobStatus.ERROR, JobStatus.CANCELLED):
-                detail = (
-                    chunk.job.record.error.render() if chunk.job and chunk.job.record.error else ""
-                )
-                lines.append(f"{prefix}: job {chunk.status.name} {detail}".rstrip())
-            elif chunk.result is not None and not chunk.result.success:
-                failed = [
-                    f"experiment {chunk.start + i}: {item.status or 'failed'}"
-                    for i, item in enumerate(chunk.result.results)
-                    if not item.success
-                ]
-                lines.append(f"{prefix}: " + "; ".join(failed))
+                error = chunk.job.record.error if chunk.job else None
+                detail = f": {error.render()}" if error else ""
+                lines.append(f"{prefix}: job {chunk.status.name}{detail}")
+            elif chunk.is_final and (chunk.result is None or not chunk.result.success):
+                lines.append(f"{prefix}: job {chunk.state} has no usable result")
         return "\n".join(lines) if lines else None
 
     async def cancel(self) -> None:
@@ -716,7 +722,7 @@ class ManagedJobSet:
         user_tags = [
             t
             for t in jobs[0].tags()
-            if not t.startswith((JOB_SET_TAG_PREFIX, LAYOUT_TAG_PREFIX, "ibmq_async_submission_"))
+            if not t.startswith((JOB_SET_TAG_PREFIX, LAYOUT_TAG_PREFIX, SUBMISSION_TAG_PREFIX))
         ]
         if total < 0:
             job_set = cls._from_jobs_without_layout(
@@ -739,6 +745,11 @@ class ManagedJobSet:
                         f"{len(job_set._chunks)} jobs of the set"
                     )
                 chunk = job_set._chunks[index]
+                if job.api_status is ApiJobStatus.CREATING:
+                    # Created but never uploaded: the submitting process died in between.
+                    # Submitting again with the same key finishes that very job.
+                    chunk.submission_key = _submission_key_of(job)
+                    continue
                 chunk.job = job
                 chunk.status = job.api_status.job_status
         return job_set
@@ -812,12 +823,26 @@ class _AsCompleted:
 
 def _prefer(candidate: IBMQJob, current: IBMQJob) -> bool:
     """Of two jobs for one chunk (a retry), prefer the one that succeeded, then the newest."""
-    rank = {JobStatus.DONE: 3, JobStatus.RUNNING: 2, JobStatus.QUEUED: 2}
-    a = rank.get(candidate.api_status.job_status, 1)
-    b = rank.get(current.api_status.job_status, 1)
+
+    def rank(job: IBMQJob) -> int:
+        if job.api_status is ApiJobStatus.CREATING:
+            return 0
+        return {JobStatus.DONE: 3, JobStatus.RUNNING: 2, JobStatus.QUEUED: 2}.get(
+            job.api_status.job_status, 1
+        )
+
+    a, b = rank(candidate), rank(current)
     if a != b:
         return a > b
     return candidate.creation_date() > current.creation_date()
+
+
+def _submission_key_of(job: IBMQJob) -> str | None:
+    """The submission key a job was created with, from its submission tag."""
+    for tag in job.tags():
+        if tag.startswith(SUBMISSION_TAG_PREFIX):
+            return tag[len(SUBMISSION_TAG_PREFIX) :]
+    return None
 
 
 def _experiment_name(experiment: Any) -> str | None:
