@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from ibmq_async.api.filters import format_query_datetime, paginate_where
 from ibmq_async.api.retry import NOT_SENT_EXCEPTIONS, RetryPolicy, call_with_retry
-from ibmq_async.api.session import STORAGE_TIMEOUT, HttpSession, validate_model
+from ibmq_async.api.session import STORAGE_TIMEOUT, HttpSession, protocol_error, validate_model
 from ibmq_async.api.websocket import (
     DEFAULT_POLLING_POLICY,
     JobStatusWatcher,
@@ -39,7 +39,6 @@ from ibmq_async.api.websocket import (
 from ibmq_async.exceptions import (
     ApiConnectionError,
     ApiError,
-    ApiProtocolError,
     ApiServerError,
     ApiStatusError,
     ApiTimeoutError,
@@ -252,7 +251,7 @@ class AccountClient:
             "GET", f"{self.hgp_url}/devices/v/1", timeout=timeout, retry=retry
         )
         if not isinstance(data, list):
-            raise self._protocol_error("The backend list is not a JSON list", response)
+            raise protocol_error("The backend list is not a JSON list", response)
         backends: list[BackendConfiguration] = []
         for item in data:
             name = item.get("backend_name", "<unnamed>") if isinstance(item, dict) else "<?>"
@@ -388,7 +387,7 @@ class AccountClient:
         if data is None:
             return []
         if not isinstance(data, list):
-            raise self._protocol_error("The reservation list is not a JSON list", response)
+            raise protocol_error("The reservation list is not a JSON list", response)
         return [
             validate_model(BackendReservation, item, what="reservation", response=response)
             for item in data
@@ -781,7 +780,7 @@ class AccountClient:
             )
             data, response = await self._download(link.url, retry=retry)
             if not isinstance(data, dict):
-                raise self._protocol_error("The Qobj is not a JSON object", response)
+                raise protocol_error("The Qobj is not a JSON object", response)
             if data.get("type") == "PULSE":
                 return validate_model(PulseQobj, data, what="Qobj", response=response)
             return validate_model(QasmQobj, data, what="Qobj", response=response)
@@ -827,7 +826,7 @@ class AccountClient:
         )
         echoed = data.get("name") if isinstance(data, dict) else None
         if echoed != name:
-            raise self._protocol_error(
+            raise protocol_error(
                 f"Updating the name of job {job_id} was not confirmed (the answer has "
                 f"name {echoed!r})",
                 response,
@@ -856,7 +855,7 @@ class AccountClient:
         )
         echoed = data.get("tags") if isinstance(data, dict) else None
         if not isinstance(echoed, list) or set(map(str, echoed)) != set(tags):
-            raise self._protocol_error(
+            raise protocol_error(
                 f"Updating the tags of job {job_id} was not confirmed (the answer has tags "
                 f"{echoed!r})",
                 response,
@@ -1009,7 +1008,7 @@ class AccountClient:
             if data is None:
                 return
             if not isinstance(data, list):
-                raise self._protocol_error("The job list is not a JSON list", response)
+                raise protocol_error("The job list is not a JSON list", response)
             if not data:
                 return
             fresh = 0
@@ -1083,7 +1082,7 @@ class AccountClient:
             retry=retry,
         )
         if not isinstance(data, list):
-            raise self._protocol_error("The job id list is not a JSON list", response)
+            raise protocol_error("The job id list is not a JSON list", response)
         return [
             str(item["id"])
             for item in data
@@ -1123,19 +1122,6 @@ class AccountClient:
     def watch_status(self, job_id: str) -> AsyncIterator[JobStatusResponse]:
         """Each new status of the job, ending after the final one (shared like waits)."""
         return self._watcher.watch(job_id)
-
-    # --- errors -------------------------------------------------------------------------
-
-    @staticmethod
-    def _protocol_error(message: str, response: httpx.Response) -> ApiProtocolError:
-        return ApiProtocolError(
-            message,
-            status_code=response.status_code,
-            method=response.request.method,
-            url=str(response.request.url),
-            trace_id=response.headers.get("uber-trace-id"),
-            response=response,
-        )
 
 
 def _first_line(exc: BaseException) -> str:

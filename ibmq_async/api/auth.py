@@ -15,7 +15,7 @@ import logging
 import anyio
 
 from ibmq_async.api.retry import RetryPolicy
-from ibmq_async.api.session import HttpSession, validate_model
+from ibmq_async.api.session import HttpSession, protocol_error, validate_model
 from ibmq_async.exceptions import (
     ApiNotFoundError,
     ApiProtocolError,
@@ -63,13 +63,7 @@ class AuthClient:
             )
             data = self._session.decode_json(response)
             if not isinstance(data, dict):
-                raise ApiProtocolError(
-                    "The version answer is not a JSON object",
-                    status_code=response.status_code,
-                    method="GET",
-                    url=url,
-                    response=response,
-                )
+                raise protocol_error("The version answer is not a JSON object", response)
             return validate_model(VersionInfo, data, what="version answer", response=response)
         except (ApiProtocolError, ApiNotFoundError) as exc:
             raise IBMQAccountCredentialsInvalidUrl(

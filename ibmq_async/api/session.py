@@ -56,8 +56,11 @@ __all__ = [
     "HttpSession",
     "SecretRedactor",
     "current_event_loop",
+    "describe_validation_error",
     "error_from_response",
     "parse_retry_after",
+    "protocol_error",
+    "trace_id_of",
     "validate_model",
 ]
 
@@ -228,7 +231,7 @@ def error_from_response(
         "error_message": error_message,
         "method": request.method,
         "url": str(request.url),
-        "trace_id": response.headers.get("uber-trace-id") or response.headers.get("x-request-id"),
+        "trace_id": trace_id_of(response),
         "response": response,
     }
     if code == 3458:
@@ -252,7 +255,33 @@ def _transport_error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _describe_validation_error(exc: ValidationError) -> str:
+def trace_id_of(response: httpx.Response) -> str | None:
+    """The trace id of a response (``uber-trace-id``, else ``x-request-id``)."""
+    value: str | None = response.headers.get("uber-trace-id") or response.headers.get(
+        "x-request-id"
+    )
+    return value
+
+
+def protocol_error(
+    message: str, response: httpx.Response | None, *, attach_response: bool = True
+) -> ApiProtocolError:
+    """An :class:`ApiProtocolError` with the evidence of the 2xx response that did not fit."""
+    if response is None:
+        return ApiProtocolError(message)
+    request = response.request
+    return ApiProtocolError(
+        message,
+        status_code=response.status_code,
+        method=request.method,
+        url=str(request.url),
+        trace_id=trace_id_of(response),
+        response=response if attach_response else None,
+    )
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The failing fields of a validation error, without the input values."""
     parts = []
     for error in exc.errors(include_url=False, include_input=False)[:5]:
         location = ".".join(str(item) for item in error["loc"]) or "<root>"
@@ -268,7 +297,7 @@ def validate_model(
     data: Any,
     *,
     what: str,
-    response: Any = None,
+    response: httpx.Response | None = None,
     sensitive: bool = False,
 ) -> M:
     """Validate ``data`` into ``model`` or raise :class:`ApiProtocolError` naming the fields.
@@ -284,13 +313,10 @@ def validate_model(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        error = ApiProtocolError(
-            f"The {what} does not fit the protocol: {_describe_validation_error(exc)}",
-            status_code=getattr(response, "status_code", None),
-            method=getattr(getattr(response, "request", None), "method", None),
-            url=str(response.request.url) if response is not None else None,
-            trace_id=response.headers.get("uber-trace-id") if response is not None else None,
-            response=None if sensitive else response,
+        error = protocol_error(
+            f"The {what} does not fit the protocol: {describe_validation_error(exc)}",
+            response,
+            attach_response=not sensitive,
         )
         if sensitive:
             raise error from None
@@ -468,14 +494,9 @@ class HttpSession:
         try:
             return response.json()
         except (ValueError, UnicodeDecodeError) as exc:
-            request = response.request
-            raise ApiProtocolError(
+            raise protocol_error(
                 "The response is not valid JSON (this can be caused by too many requests)",
-                status_code=response.status_code,
-                method=request.method,
-                url=str(request.url),
-                trace_id=response.headers.get("uber-trace-id"),
-                response=response,
+                response,
             ) from exc
 
     async def _send_once(

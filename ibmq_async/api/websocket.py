@@ -39,7 +39,7 @@ from httpx_ws import (
 from pydantic import ValidationError
 from wsproto.events import BytesMessage, TextMessage
 
-from ibmq_async.api.session import HttpSession
+from ibmq_async.api.session import HttpSession, describe_validation_error
 from ibmq_async.exceptions import (
     ApiJobWaitTimeoutError,
     WebsocketAuthenticationError,
@@ -492,10 +492,7 @@ class JobStatusWatcher:
         except ValidationError as exc:
             raise WebsocketProtocolError(
                 "The status websocket sent a frame that is not a job status: "
-                + "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
-                    for e in exc.errors(include_url=False, include_input=False)[:3]
-                )
+                + describe_validation_error(exc)
             ) from exc
 
 
