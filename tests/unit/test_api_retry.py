@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,6 +15,7 @@ import httpx
 import pytest
 from api_fakes import WaitRecorder, instant_policy
 
+import ibmq_async
 from ibmq_async.api.retry import (
     DEFAULT_RETRY_POLICY,
     DEFAULT_RETRY_STATUSES,
@@ -372,3 +375,13 @@ async def test_an_override_classifier_still_never_retries_cancellation() -> None
     )
     assert result == "ok"
     assert attempt.calls == 2
+
+
+def test_tenacity_is_imported_by_exactly_one_module() -> None:
+    package = Path(ibmq_async.__file__).parent
+    importers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if re.search(r"^\s*(import tenacity|from tenacity\b)", path.read_text(), re.MULTILINE)
+    )
+    assert importers == ["api/retry.py"]
