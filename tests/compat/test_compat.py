@@ -36,6 +36,20 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "update_tags",
         "failed_job",
     ),
+    "listing": (
+        "make_jobs",
+        "pagination_small_pages",
+        "pagination_ascending",
+        "pagination_server_pages",
+        "pagination_skip",
+        "job_ids",
+        "filter_status",
+        "filter_name",
+        "filter_tags",
+        "filter_dates",
+        "filter_backend",
+        "filter_db_filter",
+    ),
 }
 
 pytestmark = [
