@@ -3,6 +3,7 @@
 Subcommands:
 
 * ``serve``: run the local IBM Quantum service in the foreground.
+* ``batch``: run OpenQASM 2 files as a job set and print their counts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from ibmq_async.batch import add_batch_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -80,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     _add_serve(subparsers)
+    add_batch_parser(subparsers)
     return parser
 
 
