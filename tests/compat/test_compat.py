@@ -50,6 +50,21 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "filter_backend",
         "filter_db_filter",
     ),
+    "cancel_limit": (
+        "idle_backend",
+        "queued_jobs",
+        "job_limit_reached",
+        "error_3458_job_limit",
+        "cancel_queued_job",
+        "limit_freed",
+    ),
+    "job_manager": (
+        "manager_run",
+        "manager_results",
+        "manager_job_attributes",
+        "retrieve_job_set",
+        "manager_waits_on_job_limit",
+    ),
 }
 
 pytestmark = [
