@@ -1,0 +1,93 @@
+"""An async web service that runs circuits on request, sharing one provider.
+
+A Starlette app: the provider is created once in the lifespan and shared by every request;
+each request awaits its job without blocking the event loop, so many requests run at once.
+If the client goes away, the wait is cancelled (the job itself keeps running).
+
+With ``QE_TOKEN`` and ``QE_URL`` set it uses that account; otherwise it starts the
+embedded local service. Run it with ``python examples/async_service.py`` and try::
+
+    curl 'http://127.0.0.1:8000/bell?shots=512'
+    curl -X POST --data-binary @circuit.qasm 'http://127.0.0.1:8000/run?shots=100'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+from qiskit import QuantumCircuit, qasm2, transpile
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ibmq_async import IBMQBackend, IBMQError, IBMQFactory
+from ibmq_async.local import serve
+
+BACKEND = os.environ.get("BACKEND", "ibmq_qasm_simulator")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        token, url = os.environ.get("QE_TOKEN"), os.environ.get("QE_URL")
+        if not (token and url):
+            service = await stack.enter_async_context(serve())
+            token, url = service.token, service.url
+        provider = await IBMQFactory().enable_account(token, url=url)
+        assert provider is not None, "the account has no hub/group/project"
+        await stack.enter_async_context(provider)
+        app.state.backend = provider.get_backend(BACKEND)
+        yield
+
+
+async def run_and_count(backend: IBMQBackend, circuit: QuantumCircuit, shots: int) -> JSONResponse:
+    config = backend.configuration()
+    standard = get_standard_gate_name_mapping()
+    transpiled = transpile(
+        circuit,
+        basis_gates=[gate for gate in config.basis_gates if gate in standard],
+        coupling_map=config.coupling_map,
+    )
+    try:
+        job = await backend.run(transpiled, shots=shots)
+        result = await job.result(timeout=60)
+    except IBMQError as error:
+        return JSONResponse({"error": str(error)}, status_code=502)
+    return JSONResponse({"job_id": job.job_id(), "counts": result.get_counts()})
+
+
+def shots_of(request: Request) -> int:
+    return max(1, min(int(request.query_params.get("shots", "1024")), 8192))
+
+
+async def bell(request: Request) -> JSONResponse:
+    circuit = QuantumCircuit(2, 2, name="bell")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure([0, 1], [0, 1])
+    return await run_and_count(request.app.state.backend, circuit, shots_of(request))
+
+
+async def run_qasm(request: Request) -> JSONResponse:
+    try:
+        circuit = qasm2.loads(
+            (await request.body()).decode(), custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS
+        )
+    except (UnicodeDecodeError, qasm2.QASM2ParseError) as error:
+        return JSONResponse({"error": f"not OpenQASM 2: {error}"}, status_code=400)
+    return await run_and_count(request.app.state.backend, circuit, shots_of(request))
+
+
+app = Starlette(
+    routes=[Route("/bell", bell), Route("/run", run_qasm, methods=["POST"])],
+    lifespan=lifespan,
+)
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=8000)
