@@ -9,7 +9,6 @@ answer has the body of PROTOCOL.md §5.2, and no bad input gets a 500.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ibmq_async._version import __version__
 from ibmq_async.local.auth import User
 from ibmq_async.local.config import LocalServiceConfig
-from ibmq_async.local.devices import dumps, parse_datetime
+from ibmq_async.local.devices import dumps, loads, parse_datetime
 from ibmq_async.local.engine import Engine
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.filters import FilterError, parse_filter
@@ -129,8 +128,8 @@ async def _json_body(request: Request, *, optional: bool = False) -> Any:
             return {}
         raise ApiError.bad_request("The request needs a JSON body.")
     try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
+        return loads(data)
+    except ValueError:
         raise ApiError.bad_request("The request body is not valid JSON.") from None
 
 

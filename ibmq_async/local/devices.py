@@ -33,6 +33,7 @@ __all__ = [
     "Device",
     "dumps",
     "load_device",
+    "loads",
     "normalise_dates",
     "parse_datetime",
     "vary_calibration",
@@ -62,6 +63,22 @@ _PROBABILITIES = frozenset({"readout_error", "prob_meas0_prep1", "prob_meas1_pre
 def dumps(value: Any) -> bytes:
     """Encode a JSON document compactly (the service's one JSON encoder)."""
     return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(data: str | bytes) -> Any:
+    """Decode strict JSON (no ``NaN``/``Infinity``), as received from clients.
+
+    Raises:
+        ValueError: If ``data`` is not strict JSON (or nests too deeply).
+    """
+    try:
+        return json.loads(data, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("the JSON document nests too deeply") from None
 
 
 def parse_datetime(text: str) -> datetime:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import shutil
@@ -41,7 +40,7 @@ from ibmq_async.local.config import (
     LocalServiceConfig,
     UserConfig,
 )
-from ibmq_async.local.devices import Device, dumps, parse_datetime
+from ibmq_async.local.devices import Device, dumps, loads, parse_datetime
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.executor import ExecutionOutcome, PreparedJob, QobjError, execute, prepare
 from ibmq_async.local.filters import Filter
@@ -525,8 +524,8 @@ class Engine:
                 the job's Qobj was already confirmed with a different body.
         """
         try:
-            qobj = json.loads(data)
-        except (ValueError, RecursionError):
+            qobj = loads(data)
+        except ValueError:
             raise ApiError.bad_request("The Qobj is not valid JSON.") from None
         if not isinstance(qobj, dict):
             raise ApiError.bad_request("The Qobj must be a JSON object.")
@@ -586,7 +585,7 @@ class Engine:
         try:
             if qobj is None:
                 stored = self.store.get_qobj(job_id)
-                qobj = json.loads(stored) if stored is not None else None
+                qobj = loads(stored) if stored is not None else None
             prepared: PreparedJob | None = prepare(
                 qobj, runtime.device, strict=runtime.config.strict
             )
@@ -635,48 +634,65 @@ class Engine:
 
     def _work(self, runtime: _Backend) -> None:
         """A worker: take queued jobs of one backend and run them, until stopped."""
-        while True:
-            with self._lock:
-                job = self._next(runtime)
-                if job is None:
+        while not self._stopping.is_set():
+            try:
+                if not self._work_once(runtime):
                     return
-                job.interrupt.clear()
-                self._move(job, S.RUNNING)
-                runtime.running.add(job.id)
-                running = len(runtime.running)
-                name = runtime.config.name
-                if running > self.stats.max_running_jobs.get(name, 0):
-                    self.stats.max_running_jobs[name] = running
-                self._notify_queue(runtime)
-                prepared = job.prepared
-                delay = runtime.run_delay
+            except Exception:  # never lose a worker; the job stays as last stored
+                logger.exception("worker of %s failed", runtime.config.name)
+
+    def _work_once(self, runtime: _Backend) -> bool:
+        """Take the next job of the backend and run it; ``False`` once stopping."""
+        with self._lock:
+            job = self._next(runtime)
+            if job is None:
+                return False
+            job.interrupt.clear()
+            self._move(job, S.RUNNING)
+            runtime.running.add(job.id)
+            running = len(runtime.running)
+            name = runtime.config.name
+            if running > self.stats.max_running_jobs.get(name, 0):
+                self.stats.max_running_jobs[name] = running
+            self._notify_queue(runtime)
+            prepared = job.prepared
+            delay = runtime.run_delay
+        try:
             started = time.monotonic()
             outcome = None
+            result = b""
             if not (delay and job.interrupt.wait(delay)):
                 outcome = self._run(job, runtime, prepared)
+                try:
+                    result = dumps(outcome.result)
+                except ValueError as error:  # the job fails, not the worker
+                    outcome = _failed(job, runtime, f"the result cannot be encoded: {error}")
+                    result = dumps(outcome.result)
+        finally:
             with self._lock:
                 runtime.running.discard(job.id)
-                if outcome is None or job.status is not S.RUNNING:
-                    continue  # cancelled, or interrupted by a stop: requeued on restart
-                elapsed = time.monotonic() - started
-                runtime.average_run = 0.8 * runtime.average_run + 0.2 * elapsed
-                result = dumps(outcome.result)
-                if outcome.success:
-                    self._move(job, S.COMPLETED, result=result)
-                else:
-                    self._finish(
-                        job,
-                        S.ERROR_RUNNING_JOB,
-                        outcome.error_code,
-                        outcome.error_message,
-                        result=result,
-                    )
+        with self._lock:
+            if outcome is None or job.status is not S.RUNNING:
+                return True  # cancelled, or interrupted by a stop: requeued on restart
+            elapsed = time.monotonic() - started
+            runtime.average_run = 0.8 * runtime.average_run + 0.2 * elapsed
+            if outcome.success:
+                self._move(job, S.COMPLETED, result=result)
+            else:
+                self._finish(
+                    job,
+                    S.ERROR_RUNNING_JOB,
+                    outcome.error_code,
+                    outcome.error_message,
+                    result=result,
+                )
+        return True
 
     def _run(self, job: Job, runtime: _Backend, prepared: PreparedJob | None) -> ExecutionOutcome:
         try:
             if prepared is None:
                 stored = self.store.get_qobj(job.id)
-                qobj = json.loads(stored) if stored is not None else None
+                qobj = loads(stored) if stored is not None else None
                 prepared = prepare(qobj, runtime.device, strict=runtime.config.strict)
             return execute(
                 prepared,
@@ -686,20 +702,7 @@ class Engine:
             )
         except Exception as failure:  # a crash of the run is the job's error, not the worker's
             logger.exception("job %s failed to run", job.id)
-            return ExecutionOutcome(
-                result={
-                    "backend_name": runtime.config.name,
-                    "backend_version": runtime.device.backend_version,
-                    "qobj_id": "",
-                    "job_id": job.id,
-                    "success": False,
-                    "status": "ERROR",
-                    "results": [],
-                    "error": {"code": ErrorCode.RUN_FAILED, "message": str(failure)},
-                },
-                error_code=ErrorCode.RUN_FAILED,
-                error_message=f"Failed to run job: {failure}",
-            )
+            return _failed(job, runtime, str(failure))
 
     # --- jobs: reading and changing -----------------------------------------------------
 
@@ -965,6 +968,25 @@ class Engine:
         """Every job of a user (for tests)."""
         with self._lock:
             return [job for job in self.jobs.values() if job.user_id == user_id]
+
+
+def _failed(job: Job, runtime: _Backend, reason: str) -> ExecutionOutcome:
+    """The outcome of a run that could not produce a result."""
+    message = f"Failed to run job: {reason}"
+    return ExecutionOutcome(
+        result={
+            "backend_name": runtime.config.name,
+            "backend_version": runtime.device.backend_version,
+            "qobj_id": "",
+            "job_id": job.id,
+            "success": False,
+            "status": "ERROR",
+            "results": [],
+            "error": {"code": ErrorCode.RUN_FAILED, "message": message},
+        },
+        error_code=ErrorCode.RUN_FAILED,
+        error_message=message,
+    )
 
 
 def _client_info(header: str | None) -> dict[str, str] | None:

@@ -321,24 +321,31 @@ def _scan(instructions: list[Any], where: str, device: Device) -> tuple[list[int
                 f"{here} ({instruction['name']}): a qubit is used twice: {qubits}.",
             )
         used.extend(qubits)
-        for slot in _index_list(instruction.get("memory", []), "memory", here):
-            max_memory = max(max_memory, slot)
-        for slot in _index_list(instruction.get("register", []), "register", here):
-            max_register = max(max_register, slot)
-        if instruction["name"] == "bfunc":
+        if instruction["name"] != "bfunc":
+            for slot in _index_list(instruction.get("memory", []), "memory", here):
+                max_memory = max(max_memory, slot)
+            for slot in _index_list(instruction.get("register", []), "register", here):
+                max_register = max(max_register, slot)
+        else:
             conditional = True
             register = _int_value(instruction.get("register"), "register", here)
             if register < 0:
                 raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{here}: register must be >= 0")
-            width = max(
-                _int_value(instruction.get("mask", 0), "mask", here).bit_length(),
-                _int_value(instruction.get("val", 0), "val", here).bit_length(),
-            )
+            if instruction.get("memory") is not None:
+                memory = _int_value(instruction["memory"], "memory", here)
+                if memory < 0:
+                    raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{here}: memory must be >= 0")
+                max_memory = max(max_memory, memory)
+            mask = _int_value(instruction.get("mask", 0), "mask", here)
+            value = _int_value(instruction.get("val", 0), "val", here)
+            if mask < 0 or value < 0:
+                raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{here}: mask and val must be >= 0")
+            width = max(mask.bit_length(), value.bit_length())
             max_register = max(max_register, register, width - 1)
         condition = instruction.get("conditional")
         if condition is not None:
             conditional = True
-            if isinstance(condition, int) and not isinstance(condition, bool):
+            if isinstance(condition, int) and not isinstance(condition, bool) and condition >= 0:
                 max_register = max(max_register, condition)
             elif not isinstance(condition, dict):
                 raise QobjError(

@@ -16,14 +16,13 @@ notation (``Z``, ``+00:00``, with or without fractions of a second).
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ibmq_async.local.devices import parse_datetime
+from ibmq_async.local.devices import loads, parse_datetime
 
 __all__ = ["Filter", "FilterError", "compile_where", "get_path", "parse_filter", "sort_documents"]
 
@@ -115,8 +114,8 @@ def parse_filter(text: str | None) -> Filter:
     if text is None or not text.strip():
         return Filter(where=_always)
     try:
-        raw = json.loads(text)
-    except (ValueError, RecursionError) as error:
+        raw = loads(text)
+    except ValueError as error:
         raise FilterError(f"the filter is not valid JSON: {error}") from None
     if not isinstance(raw, dict):
         raise FilterError("the filter must be a JSON object")
@@ -377,7 +376,10 @@ def _equality(operand: Any) -> Callable[[Any], bool]:
 
 
 def _field_predicate(path: str, condition: Any) -> Predicate:
-    if isinstance(condition, dict) and condition and set(condition) <= _OPERATORS:
+    if isinstance(condition, dict) and set(condition) & _OPERATORS:
+        unknown = set(condition) - _OPERATORS
+        if unknown:
+            raise FilterError(f"unknown operators for {path!r}: {sorted(unknown)}")
         options = condition.get("options", "")
         if not isinstance(options, str):
             raise FilterError("options must be a string of regular expression flags")
