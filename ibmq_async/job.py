@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ibmq_async.exceptions import (
     ApiError,
-    ApiTimeoutError,
+    ApiJobWaitTimeoutError,
     IBMQBackendValueError,
     IBMQInputValueError,
     IBMQJobApiError,
@@ -268,7 +268,7 @@ class IBMQJob:
             final = await self._api.wait_for_final_status(
                 self.job_id(), timeout=timeout, on_status=on_status
             )
-        except (ApiTimeoutError, WebsocketTimeoutError, TimeoutError) as error:
+        except (ApiJobWaitTimeoutError, WebsocketTimeoutError) as error:
             raise IBMQJobTimeoutError(
                 f"Timeout while waiting for job {self.job_id()} "
                 f"(last status {self._status.value}, timeout {timeout} s)"
