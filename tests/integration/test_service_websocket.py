@@ -188,3 +188,48 @@ async def test_serve_and_the_stream_work_under_asyncio_and_trio(qobjs: Any) -> N
         assert code == 4002
         assert statuses[-1] == "COMPLETED"
         assert "RUNNING" in statuses
+
+
+@pytest.mark.anyio
+async def test_create_app_serves_rest_and_websocket_in_process(qobjs: Any) -> None:
+    from httpx_ws.transport import ASGIWebSocketTransport
+
+    from ibmq_async.local import create_app
+
+    app = create_app(
+        LocalServiceConfig(
+            users=[UserConfig(token="asgi-token")],
+            backends=[BackendConfig(name=SIM, device="simulator")],
+        )
+    )
+    try:
+        transport = ASGIWebSocketTransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://local/api") as client:
+            login = await client.post("/users/loginWithToken", json={"apiToken": "asgi-token"})
+            token = login.json()["id"]
+            headers = {"X-Access-Token": token}
+            hgp = "/Network/ibm-q/Groups/open/Projects/main"
+            created = await client.post(
+                hgp + "/Jobs", json={"backend": {"name": SIM}}, headers=headers
+            )
+            job = created.json()
+            await client.put(job["objectStorageInfo"]["uploadUrl"], json=qobjs.flip())
+            await client.post(hgp + f"/Jobs/{job['id']}/jobDataUploaded", headers=headers)
+            ws_base = (await client.get("/users/me", headers=headers)).json()["urls"]["ws"]
+            assert ws_base == "ws://local/api/ws"
+            url = f"{ws_base}/jobs/{job['id']}/status/v/1"
+            async with aconnect_ws(url, client) as ws:
+                await ws.send_text(json.dumps({"type": "authentication", "data": token}))
+                assert json.loads(await ws.receive_text()) == {"type": "authenticated"}
+                last, code = None, None
+                while code is None:
+                    try:
+                        last = json.loads(await ws.receive_text())["data"]["status"]
+                    except WebSocketDisconnect as closed:
+                        code = closed.code
+            assert (last, code) == ("COMPLETED", 4002)
+            link = await client.get(hgp + f"/Jobs/{job['id']}/resultDownloadUrl", headers=headers)
+            result = (await client.get(link.json()["url"])).json()
+            assert result["results"][0]["data"]["counts"] == {"0x1": 10}
+    finally:
+        app.state.engine.close()
