@@ -186,11 +186,45 @@ def _file_lock(path: Path) -> Iterator[None]:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def _probe(python: Path) -> dict[str, str]:
+    """Import the original client with ``python``; its versions, or the test fails."""
+    try:
+        probe = subprocess.run(
+            [str(python), "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=_clean_env(),
+        )
+    except (subprocess.TimeoutExpired, OSError) as error:
+        pytest.fail(f"{python} did not run the import check: {error}", pytrace=False)
+    if probe.returncode != 0:
+        pytest.fail(
+            f"{python} does not import the original client:\n{probe.stderr[-3000:]}",
+            pytrace=False,
+        )
+    versions: dict[str, str] = json.loads(probe.stdout.strip().splitlines()[-1])
+    problems = _check_versions(versions)
+    if problems:
+        pytest.fail(f"wrong versions in the compat environment {python}: {problems}", False)
+    return versions
+
+
 def ensure_compat_venv() -> Path:
-    """Build the compat environment unless a complete one is there; return its python."""
+    """Build the compat environment unless a complete one is there; return its python.
+
+    A directory at the environment's path that these tests did not build (no marker
+    file, e.g. an environment made by hand and named by ``$IBMQ_ASYNC_COMPAT_VENV``) is
+    used if it imports the original client in the right versions, and never deleted.
+    """
     venv = compat_venv_path()
     digest = _environment_digest()
     if _ready(venv, digest):
+        return _venv_python(venv)
+    if venv.exists() and not (venv / MARKER).exists():
+        # Not built here (ours appear whole, marker included, by a rename): use, never touch.
+        _probe(_venv_python(venv))
         return _venv_python(venv)
     with _file_lock(venv.parent / f"{venv.name}.lock"):
         if _ready(venv, digest):  # another run built it while this one waited
@@ -205,21 +239,14 @@ def ensure_compat_venv() -> Path:
         try:
             _run_logged([sys.executable, "-m", "venv", str(staging)], log, 120)
             # pip is always run as `python -m pip`: console scripts keep the staging path
-            # in their shebang line once the directory is renamed.
+            # in their shebang line once the directory is renamed. Wheels only: an
+            # interpreter the pins have no wheels for fails at once instead of compiling.
             _run_logged(
                 [str(python), "-m", "pip", "install", "--disable-pip-version-check",
-                 "--no-input", "-r", str(REQUIREMENTS)],
+                 "--no-input", "--only-binary=:all:", "-r", str(REQUIREMENTS)],
                 log,
                 INSTALL_TIMEOUT,
             )  # fmt: skip
-            probe = subprocess.run(
-                [str(python), "-c", _PROBE],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-                env=_clean_env(),
-            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
             shutil.rmtree(staging, ignore_errors=True)
             pytest.fail(
@@ -228,18 +255,11 @@ def ensure_compat_venv() -> Path:
                 f"Install log {log}, last lines:\n{_tail(log)}",
                 pytrace=False,
             )
-        if probe.returncode != 0:
+        try:
+            versions = _probe(python)
+        except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
-            pytest.fail(
-                f"the compat environment does not import the original client:\n"
-                f"{probe.stderr[-3000:]}",
-                pytrace=False,
-            )
-        versions = json.loads(probe.stdout.strip().splitlines()[-1])
-        problems = _check_versions(versions)
-        if problems:
-            shutil.rmtree(staging, ignore_errors=True)
-            pytest.fail(f"wrong versions in the compat environment: {problems}", pytrace=False)
+            raise
         (staging / MARKER).write_text(
             json.dumps(
                 {
@@ -251,7 +271,7 @@ def ensure_compat_venv() -> Path:
             ),
             encoding="utf-8",
         )
-        if venv.exists():
+        if venv.exists():  # an outdated environment of ours (its marker has another digest)
             shutil.rmtree(venv)
         staging.rename(venv)
     return _venv_python(venv)
