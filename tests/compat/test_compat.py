@@ -24,6 +24,8 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "defaults",
         "job_limit",
         "reservations",
+        "least_busy",
+        "load_account_from_environment",
     ),
     "run": (
         "enable_account",
@@ -34,6 +36,7 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "retrieve_job",
         "update_name",
         "update_tags",
+        "memory_and_experiments",
         "failed_job",
     ),
     "listing": (

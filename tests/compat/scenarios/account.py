@@ -239,4 +239,38 @@ def _() -> dict:
     return {"start": reservation.start_datetime.isoformat(), "mode": reservation.mode}
 
 
+@scenario.check("least_busy", needs=("reservations",))
+def _() -> dict:
+    from qiskit.providers.ibmq import least_busy
+
+    provider = state["provider"]
+    devices = [provider.get_backend("ibmq_vigo"), provider.get_backend(ctx["pulse_backend"])]
+    soon = least_busy(devices)
+    expect(soon.name() in ("ibmq_vigo", ctx["pulse_backend"]), f"least_busy gave {soon}")
+    # Looking 3 days ahead, ibmq_vigo's booking falls in the window: it is left out.
+    ahead = least_busy(devices, reservation_lookahead=3 * 24 * 60)
+    expect_equal(ahead.name(), ctx["pulse_backend"], "least_busy with a 3-day lookahead")
+    return {"default": soon.name(), "three_days": ahead.name()}
+
+
+@scenario.check("load_account_from_environment", needs=("enable_account",))
+def _() -> dict:
+    import os
+
+    from qiskit import IBMQ
+
+    IBMQ.disable_account()
+    expect(IBMQ.active_account() is None, "disable_account() left an active account")
+    os.environ["QE_TOKEN"], os.environ["QE_URL"] = scenario.token, scenario.url
+    try:
+        provider = IBMQ.load_account()
+    finally:
+        del os.environ["QE_TOKEN"], os.environ["QE_URL"]
+    expect(provider is not None, "load_account() returned None")
+    expect_equal(IBMQ.active_account(), {"token": scenario.token, "url": scenario.url}, "account")
+    names = sorted(backend.name() for backend in provider.backends())
+    expect_equal(names, sorted(ctx["backends"]), "backends after load_account()")
+    return str(provider)
+
+
 scenario.finish()

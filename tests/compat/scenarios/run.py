@@ -190,6 +190,12 @@ def _() -> dict:
     expect_equal(qobj.to_dict(), state["qobj"].to_dict(), "the Qobj downloaded back")
     expect_equal(len(again.circuits()), 1, "circuits() of the retrieved job")
     expect(isinstance(again.properties(), BackendProperties), "job.properties()")
+    expect_equal(
+        again.client_version,
+        {"qiskit-ibmq-provider": "0.20.2", "qiskit-terra": "0.46.3"},
+        "client_version (from the X-Qx-Client-Application header)",
+    )
+    expect(again.scheduling_mode() in ("fairshare", "dedicated"), again.scheduling_mode())
     steps = again.time_per_step()
     expect("COMPLETED" in steps, f"time_per_step has no COMPLETED: {steps}")
     try:
@@ -231,6 +237,30 @@ def _() -> dict:
     expect_equal([j.job_id() for j in listed], [job.job_id()], "jobs(job_tags=new tag)")
     expect_equal(provider.backend.jobs(job_tags=[f"{base}-a"], limit=5), [], "removed tag")
     return {"added": sorted(added), "replaced": replaced}
+
+
+@scenario.check("memory_and_experiments", needs=("enable_account",))
+def _() -> dict:
+    from qiskit import QuantumCircuit
+
+    simulator = state["provider"].get_backend(ctx["simulator"])
+    bell = QuantumCircuit(2, 2, name="bell")
+    bell.h(0)
+    bell.cx(0, 1)
+    bell.measure([0, 1], [0, 1])
+    flip = QuantumCircuit(3, 3, name="flip")
+    flip.x(2)
+    flip.measure([0, 1, 2], [0, 1, 2])
+    job = simulator.run([bell, flip], shots=100, memory=True, seed_simulator=5)
+    result = job.result(timeout=60)
+    memory = result.get_memory("bell")
+    expect_equal(len(memory), 100, "shots in get_memory()")
+    expect(set(memory) <= {"00", "11"}, f"a Bell pair measured {set(memory)}")
+    bell_counts = result.get_counts("bell")
+    expect_equal(sum(bell_counts.values()), 100, "sum of the Bell counts")
+    expect_equal(result.get_counts("flip"), {"100": 100}, "counts of the flip circuit")
+    expect_equal(result.get_memory("flip"), ["100"] * 100, "memory of the flip circuit")
+    return {"bell": bell_counts}
 
 
 @scenario.check("failed_job", needs=("enable_account",))
