@@ -222,6 +222,7 @@ def prepare(qobj: Any, device: Device, *, strict: bool = False) -> PreparedJob:
         )
     if kind != "QASM":
         raise QobjError(ErrorCode.QOBJ_SCHEMA, f"Unknown Qobj type {kind!r} (QASM or PULSE).")
+    _check_schema(qobj)
     config = qobj["config"]
     experiments = qobj["experiments"]
     header = qobj.get("header", {})
@@ -271,6 +272,28 @@ def prepare(qobj: Any, device: Device, *, strict: bool = False) -> PreparedJob:
         experiments=prepared,
         failure=_failure(config),
     )
+
+
+def _check_schema(qobj: dict[str, Any]) -> None:
+    """Check the Qobj against the wire model of a QASM Qobj (the IBM Qobj schema)."""
+    from pydantic import ValidationError
+
+    from ibmq_async.models import parse_qobj
+
+    try:
+        parse_qobj(qobj)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(part) for part in item['loc']) or 'qobj'}: {item['msg']}"
+            for item in error.errors(include_url=False)[:3]
+        ]
+        more = error.error_count() - len(problems)
+        if more > 0:
+            problems.append(f"and {more} more")
+        raise QobjError(
+            ErrorCode.QOBJ_SCHEMA,
+            "The Qobj does not conform to the schema: " + "; ".join(problems),
+        ) from None
 
 
 class _Builder:

@@ -393,7 +393,8 @@ def test_queue_positions_count_down(
 def test_an_invalid_qobj_ends_in_error_validating_job(api: Any, qobjs: Any) -> None:
     cases: list[tuple[Any, int, str]] = [
         ({"type": "QASM"}, 1101, "qobj_id"),
-        (qobjs.bell(shots=0), 1103, "shots"),
+        ({**qobjs.bell(), "header": None}, 1101, "header"),
+        (qobjs.bell(shots=0), 1101, "config.shots"),
         (qobjs.bell(shots=10**9), 1103, "100000"),
         (
             qobjs.qobj([qobjs.experiment([{"name": "frobnicate", "qubits": [0]}])]),
@@ -417,8 +418,8 @@ def test_an_invalid_qobj_ends_in_error_validating_job(api: Any, qobjs: Any) -> N
         ),
         (
             qobjs.qobj([qobjs.experiment([{"name": "measure", "qubits": [0]}])]),
-            8001,
-            "not mapped",
+            1101,
+            "'memory'",
         ),
         (qobjs.bell(meas_level=1), 8009, "Measurement level"),
         ({**qobjs.bell(), "type": "PULSE"}, 1108, "pulse"),
