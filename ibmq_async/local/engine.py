@@ -315,7 +315,8 @@ class Engine:
         result: bytes | None = None,
     ) -> None:
         if code is not None:
-            job.error = {"code": code, "message": message or ""}
+            # Clients render "<message>. Error code: <code>.": no period of our own.
+            job.error = {"code": code, "message": (message or "").rstrip(".")}
         self._move(job, status, result=result)
 
     def _notify(self, job_id: str) -> None:

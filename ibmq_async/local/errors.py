@@ -62,6 +62,7 @@ class ApiError(Exception):
     """
 
     def __init__(self, status: int, code: int, message: str, name: str = "Error") -> None:
+        message = message.rstrip(".")  # clients append ". Error code: <code>."
         super().__init__(message)
         self.status = status
         self.code = code
