@@ -211,6 +211,9 @@ class LocalServiceConfig(_Strict):
         db: The SQLite database file; ``None`` for a temporary file removed on close.
         token_ttl: Lifetime in seconds of the access tokens ``loginWithToken`` gives.
         max_upload_bytes: The largest request body (Qobj upload) accepted.
+        upload_timeout: Seconds a job may stay CREATING (created, Qobj not confirmed)
+            before it stops counting against the job limit: when the limit is reached,
+            such jobs end in ERROR_CREATING_JOB.
         url_ttl: Lifetime in seconds of the object storage URLs (upload and download).
         job_visibility: ``"project"``: a user sees every job of the projects they belong
             to; ``"user"``: only their own.
@@ -226,6 +229,7 @@ class LocalServiceConfig(_Strict):
     db: Path | None = None
     token_ttl: float = Field(default=3600.0, gt=0)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    upload_timeout: float = Field(default=600.0, gt=0)
     url_ttl: float = Field(default=3600.0, gt=0)
     job_visibility: Literal["project", "user"] = "project"
     properties_history: int = Field(default=7, ge=0, le=365)

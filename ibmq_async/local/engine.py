@@ -478,6 +478,8 @@ class Engine:
             key = (user.id, name)
             limit = runtime.config.max_jobs
             if limit >= 0 and self._active[key] >= limit:
+                self._expire_abandoned(user.id, name)
+            if limit >= 0 and self._active[key] >= limit:
                 self.stats.limit_rejections += 1
                 raise ApiError(
                     400,
@@ -516,6 +518,23 @@ class Engine:
             if active > self.stats.max_active_jobs.get(key, 0):
                 self.stats.max_active_jobs[key] = active
             return job, True
+
+    def _expire_abandoned(self, user_id: str, backend: str) -> None:
+        """End the user's jobs on a backend left CREATING past ``upload_timeout``."""
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.config.upload_timeout)
+        for job in list(self.jobs.values()):
+            if (
+                job.status is S.CREATING
+                and job.user_id == user_id
+                and job.backend == backend
+                and parse_datetime(job.creation_date) < cutoff
+            ):
+                self._finish(
+                    job,
+                    S.ERROR_CREATING_JOB,
+                    ErrorCode.JOB_NOT_UPLOADED,
+                    f"The Qobj was not uploaded within {self.config.upload_timeout:g} seconds",
+                )
 
     def upload_qobj(self, job_id: str, data: bytes) -> None:
         """Store the Qobj of a job (the object storage ``PUT``).

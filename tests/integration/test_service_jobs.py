@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -526,3 +527,21 @@ def test_the_upload_url_refuses_other_jobs(api: Any, qobjs: Any) -> None:
     stolen = first["objectStorageInfo"]["uploadUrl"].replace(first["id"], second["id"])
     response = httpx.put(stolen, content=json.dumps(qobjs.flip()))
     assert response.status_code == 401
+
+
+def test_abandoned_creations_stop_blocking_the_limit(
+    service_factory: Callable[..., LocalService], service_api: Callable[..., Any], qobjs: Any
+) -> None:
+    config = LocalServiceConfig(
+        users=[UserConfig(token="t")],
+        backends=[BackendConfig(name=SIM, device="simulator", max_jobs=1)],
+        upload_timeout=0.2,
+    )
+    api = service_api(service_factory(config))
+    abandoned = api.create(SIM).json()
+    assert api.create(SIM).json()["error"]["code"] == 3458
+    time.sleep(0.3)
+    assert api.create(SIM).status_code == 200
+    job = api.job(abandoned["id"])
+    assert job["status"] == "ERROR_CREATING_JOB"
+    assert job["error"]["code"] == 3251
