@@ -36,6 +36,8 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "retrieve_job",
         "update_name",
         "update_tags",
+        "wait_by_polling",
+        "experiment_id",
         "memory_and_experiments",
         "failed_job",
     ),

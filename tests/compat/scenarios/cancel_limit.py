@@ -58,6 +58,8 @@ def _() -> dict:
     expect_equal(
         sorted(job.job_id() for job in queued), sorted(job.job_id() for job in jobs), "QUEUED"
     )
+    active = sorted(job.job_id() for job in backend.active_jobs())
+    expect_equal(active, sorted(job.job_id() for job in jobs), "backend.active_jobs()")
     state["queued"] = jobs
     return {"positions": positions, "estimated_start": str(info.estimated_start_time)}
 

@@ -239,6 +239,52 @@ def _() -> dict:
     return {"added": sorted(added), "replaced": replaced}
 
 
+@scenario.check("wait_by_polling", needs=("result_counts",))
+def _() -> dict:
+    from qiskit.providers.ibmq.api.clients.account import AccountClient
+    from qiskit.providers.ibmq.api.exceptions import WebsocketError
+    from qiskit.providers.jobstatus import JobStatus
+
+    # A client whose websocket fails falls back to GET .../status/v/1 every `wait` s.
+    waits, websocket = state["waits"], AccountClient._job_final_status_websocket
+
+    def failing_websocket(self, job_id, timeout=None, status_queue=None):  # type: ignore[no-untyped-def]
+        raise WebsocketError("websocket disabled by the scenario")
+
+    polled_before = waits["polling"]
+    AccountClient._job_final_status_websocket = failing_websocket
+    try:
+        job = state["vigo"].run(state["qobj"], job_tags=[f"compat-{run_id}-polling"])
+        result = job.result(timeout=60, wait=0.2)
+    finally:
+        AccountClient._job_final_status_websocket = websocket
+    expect_equal(waits["polling"] - polled_before, 1, "polling waits")
+    expect_equal(job.status(), JobStatus.DONE, "status after polling")
+    expect_equal(result.get_counts(), state["counts"], "counts of the same seeded Qobj")
+    return {"job_id": job.job_id()}
+
+
+@scenario.check("experiment_id", needs=("enable_account",))
+def _() -> dict:
+    from qiskit import QuantumCircuit
+
+    provider = state["provider"]
+    experiment = f"compat-experiment-{run_id}"
+    circuit = QuantumCircuit(1, 1)
+    circuit.measure(0, 0)
+    simulator = provider.get_backend(ctx["simulator"])
+    job = simulator.run(circuit, shots=4, experiment_id=experiment)
+    other = simulator.run(circuit, shots=4, job_tags=[f"compat-{run_id}-no-experiment"])
+    for each in (job, other):
+        each.wait_for_final_state(timeout=60)
+    expect_equal(job.experiment_id, experiment, "job.experiment_id")
+    retrieved = provider.backend.retrieve_job(job.job_id())
+    expect_equal(retrieved.experiment_id, experiment, "experiment_id of the retrieved job")
+    listed = provider.backend.jobs(experiment_id=experiment, limit=10)
+    expect_equal([j.job_id() for j in listed], [job.job_id()], "jobs(experiment_id=...)")
+    return experiment
+
+
 @scenario.check("memory_and_experiments", needs=("enable_account",))
 def _() -> dict:
     from qiskit import QuantumCircuit
