@@ -198,7 +198,7 @@ def _probe(python: Path) -> dict[str, str]:
             env=_clean_env(),
         )
     except (subprocess.TimeoutExpired, OSError) as error:
-        pytest.fail(f"{python} did not run the import check: {error}", pytrace=False)
+        probe = subprocess.CompletedProcess([], 1, "", f"the import check did not run: {error}")
     if probe.returncode != 0:
         pytest.fail(
             f"{python} does not import the original client:\n{probe.stderr[-3000:]}",
@@ -236,6 +236,7 @@ def ensure_compat_venv() -> Path:
         log.write_text(f"building {venv} from {REQUIREMENTS}\n", encoding="utf-8")
         python = _venv_python(staging)
         started = time.monotonic()
+        failure: Exception | None = None
         try:
             _run_logged([sys.executable, "-m", "venv", str(staging)], log, 120)
             # pip is always run as `python -m pip`: console scripts keep the staging path
@@ -248,9 +249,11 @@ def ensure_compat_venv() -> Path:
                 INSTALL_TIMEOUT,
             )  # fmt: skip
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
+            failure = error
+        if failure is not None:
             shutil.rmtree(staging, ignore_errors=True)
             pytest.fail(
-                f"could not build the compat environment at {venv} ({error}). It installs "
+                f"could not build the compat environment at {venv} ({failure}). It installs "
                 f"{REQUIREMENTS.name} from the package index, which must be reachable. "
                 f"Install log {log}, last lines:\n{_tail(log)}",
                 pytrace=False,
