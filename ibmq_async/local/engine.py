@@ -567,8 +567,7 @@ class Engine:
             job.qobj = qobj
             job.qobj_size = len(data)
             job.changed()
-            self.store.set_qobj(job_id, data)
-            self.store.update_job(job.id, job.status.value, job.queue_seq, job.record())
+            self.store.set_qobj(job_id, data, job.record())
 
     def job_data_uploaded(self, job: Job) -> Job:
         """Confirm the upload (``jobDataUploaded``): the job goes to validation.

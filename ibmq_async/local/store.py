@@ -166,9 +166,10 @@ class Store:
                 (status, queue_seq, encoded, result, job_id),
             )
 
-    def set_qobj(self, job_id: str, qobj: bytes) -> None:
-        """Store the uploaded Qobj of a job."""
-        self._write("UPDATE jobs SET qobj = ? WHERE id = ?", (qobj, job_id))
+    def set_qobj(self, job_id: str, qobj: bytes, record: dict[str, Any]) -> None:
+        """Store the uploaded Qobj of a job with its updated record."""
+        encoded = json.dumps(record, separators=(",", ":"))
+        self._write("UPDATE jobs SET qobj = ?, record = ? WHERE id = ?", (qobj, encoded, job_id))
 
     def get_qobj(self, job_id: str) -> bytes | None:
         """The uploaded Qobj of a job, if any."""
