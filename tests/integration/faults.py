@@ -3,9 +3,11 @@
 It forwards requests to the service and, with a seeded random choice per request,
 instead answers 502 or 503, answers 429 with ``Retry-After``, resets the connection
 before forwarding, or forwards the request and then resets the connection instead of
-relaying the answer (the service acted, the client never hears of it). Websocket upgrades
-are tunnelled unchanged. The ``Host`` header is kept, so a service that builds its URLs
-from it (``/users/me``, object storage) points the client back at the proxy.
+relaying the answer (the service acted, the client never hears of it). On request it also
+relays some answers only after a delay (``"slow"``, longer than the client's read timeout:
+the service acted, the client gave up waiting). Websocket upgrades are tunnelled
+unchanged. The ``Host`` header is kept, so a service that builds its URLs from it
+(``/users/me``, object storage) points the client back at the proxy.
 
 Usage::
 
@@ -26,10 +28,16 @@ import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-__all__ = ["FAULTS", "FaultProxy"]
+__all__ = ["ALL_FAULTS", "FAULTS", "SLOW", "FaultProxy"]
 
 FAULTS = ("502", "503", "429", "reset", "drop")
 """The faults the proxy injects: statuses, a reset before forwarding, a dropped answer."""
+
+SLOW = "slow"
+"""A fault injected only when given a rate: the answer is relayed after ``slow_delay``."""
+
+ALL_FAULTS = (*FAULTS, SLOW)
+"""Every fault a rate may be given for."""
 
 _STREAM_ERRORS = (
     anyio.EndOfStream,
@@ -90,9 +98,10 @@ class FaultProxy:
     Args:
         upstream_port: The port of the service on 127.0.0.1.
         seed: The seed of the fault choices.
-        rates: The probability of each fault of :data:`FAULTS` per request.
+        rates: The probability of each fault of :data:`ALL_FAULTS` per request.
         retry_after: The ``Retry-After`` of injected 429s.
         spare: Requests whose path contains one of these are never faulted.
+        slow_delay: Seconds a ``"slow"`` answer is held back before it is relayed.
     """
 
     def __init__(
@@ -103,16 +112,19 @@ class FaultProxy:
         rates: Mapping[str, float] | None = None,
         retry_after: str = "1",
         spare: tuple[str, ...] = (),
+        slow_delay: float = 1.0,
     ) -> None:
         self.upstream_port = upstream_port
         self.random = random.Random(seed)
         self.rates = dict(rates or {})
-        unknown = set(self.rates) - set(FAULTS)
+        unknown = set(self.rates) - set(ALL_FAULTS)
         if unknown:
             raise ValueError(f"unknown faults: {sorted(unknown)}")
         self.retry_after = retry_after
         self.spare = spare
+        self.slow_delay = slow_delay
         self.injected: Counter[str] = Counter()
+        self.events: list[tuple[str, str, str]] = []
         self.forwarded = 0
         self.port = 0
         self.enabled = True
@@ -124,7 +136,7 @@ class FaultProxy:
         if not self.enabled or any(part in path for part in self.spare):
             return None
         draw = self.random.random()
-        for fault in FAULTS:
+        for fault in ALL_FAULTS:
             rate = self.rates.get(fault, 0.0)
             if draw < rate:
                 return fault
@@ -150,13 +162,15 @@ class FaultProxy:
                 head = await incoming.receive_until(b"\r\n\r\n", 65536)
                 body = await _read_body(incoming, head)
                 request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-                path = request_line.split(" ")[1] if " " in request_line else ""
+                method, _, rest = request_line.partition(" ")
+                path = rest.split(" ")[0]
                 if (_header(head, b"upgrade") or b"").lower() == b"websocket":
                     await self._tunnel(client, incoming, head + b"\r\n\r\n" + body)
                     return
                 fault = self._choose(path)
                 if fault is not None:
                     self.injected[fault] += 1
+                    self.events.append((fault, method, path))
                 if fault == "502":
                     await client.send(_canned(502, "Bad Gateway"))
                     continue
@@ -181,6 +195,8 @@ class FaultProxy:
                 if fault == "drop":
                     await _abort(client)
                     return
+                if fault == SLOW:
+                    await anyio.sleep(self.slow_delay)
                 await client.send(answer_head + b"\r\n\r\n" + answer_body)
                 if (_header(answer_head, b"connection") or b"").lower() == b"close":
                     return
