@@ -21,8 +21,9 @@ from ibmq_async.local.config import (
     ReservationConfig,
     UserConfig,
 )
-from ibmq_async.local.engine import Engine, ServiceStats
+from ibmq_async.local.engine import Engine
 from ibmq_async.local.server import LocalService, run_forever, serve
+from ibmq_async.local.stats import ServiceStats
 
 __all__ = [
     "BackendConfig",

@@ -46,10 +46,11 @@ from ibmq_async.local.executor import ExecutionOutcome, PreparedJob, QobjError, 
 from ibmq_async.local.filters import Filter
 from ibmq_async.local.jobs import Clock, Job, format_timestamp, new_job_id
 from ibmq_async.local.queue import FifoQueue
+from ibmq_async.local.stats import ServiceStats
 from ibmq_async.local.store import Store
 from ibmq_async.models import ApiJobStatus
 
-__all__ = ["Engine", "ServiceStats", "Waker"]
+__all__ = ["Engine", "Waker"]
 
 logger = logging.getLogger("ibmq_async.local")
 
@@ -63,42 +64,6 @@ class Waker(Protocol):
 
     def notify(self) -> None:
         """Signal a change (called from any thread)."""
-
-
-@dataclass
-class ServiceStats:
-    """What the service has seen, for tests and benchmarks.
-
-    Dictionaries are keyed by user id; :meth:`max_active` and :meth:`created` also take
-    an API token.
-
-    Attributes:
-        create_requests: Every ``POST /Jobs`` received (accepted, replayed or refused).
-        jobs_created: Jobs created per user id.
-        max_active_jobs: The most unfinished jobs seen at once per (user id, backend).
-        max_running_jobs: The most RUNNING jobs seen at once per backend.
-        limit_rejections: Creations refused with error 3458.
-        idempotent_replays: Creations answered with an existing job (same Idempotency-Key).
-    """
-
-    create_requests: int = 0
-    jobs_created: Counter[str] = field(default_factory=Counter)
-    max_active_jobs: dict[tuple[str, str], int] = field(default_factory=dict)
-    max_running_jobs: dict[str, int] = field(default_factory=dict)
-    limit_rejections: int = 0
-    idempotent_replays: int = 0
-    _aliases: dict[str, str] = field(default_factory=dict, repr=False)
-
-    def _id(self, user: str) -> str:
-        return self._aliases.get(user, user)
-
-    def max_active(self, user: str, backend: str) -> int:
-        """The most unfinished jobs seen at once for a user (id or token) on a backend."""
-        return self.max_active_jobs.get((self._id(user), backend), 0)
-
-    def created(self, user: str) -> int:
-        """How many jobs a user (id or token) created."""
-        return self.jobs_created.get(self._id(user), 0)
 
 
 @dataclass(eq=False)
@@ -146,7 +111,7 @@ class Engine:
         self.auth = Authenticator(self._users(), self.store, config.token_ttl)
         self.stats = ServiceStats()
         for user in self.auth.users:
-            self.stats._aliases[user.token] = user.id
+            self.stats.aliases[user.token] = user.id
         secret = self.store.get_meta("url_secret")
         if secret is None:
             secret = secrets.token_hex(32)
@@ -513,7 +478,7 @@ class Engine:
             if idempotency_key is not None:
                 self._idempotency[(user.id, idempotency_key)] = job.id
             self._active[key] += 1
-            self.stats.jobs_created[user.id] += 1
+            self.stats.jobs_created[user.id] = self.stats.jobs_created[user.id] + 1
             active = self._active[key]
             if active > self.stats.max_active_jobs.get(key, 0):
                 self.stats.max_active_jobs[key] = active

@@ -28,7 +28,8 @@ import uvicorn
 
 from ibmq_async.local.app import API_PREFIX, create_app
 from ibmq_async.local.config import LocalServiceConfig
-from ibmq_async.local.engine import Engine, ServiceStats
+from ibmq_async.local.engine import Engine
+from ibmq_async.local.stats import ServiceStats
 
 __all__ = ["LocalService", "run_forever", "serve"]
 

@@ -256,3 +256,25 @@ def test_job_limits_count_per_user(
     assert service.stats.max_active("u1", SIM) == 1
     assert service.stats.max_active(service.user_id("u2"), SIM) == 1
     assert service.stats.created("u1") == 1
+
+
+def test_stats_answer_for_a_token_or_a_user_id(
+    service_factory: Callable[..., LocalService], service_api: Callable[..., Any], qobjs: Any
+) -> None:
+    config = LocalServiceConfig(
+        users=[UserConfig(token="stats-token", id="stats-user")],
+        backends=[BackendConfig(name=SIM, device="simulator", paused=True)],
+    )
+    service = service_factory(config)
+    api = service_api(service)
+    for _ in range(3):
+        api.submit(qobjs.flip())
+    api.create(SIM)
+    stats = service.stats
+    assert stats.create_requests == 4
+    assert stats.jobs_created["stats-token"] == stats.jobs_created["stats-user"] == 4
+    assert stats.max_active_jobs[("stats-token", SIM)] == 4
+    assert stats.max_active_jobs[("stats-user", SIM)] == 4
+    assert stats.max_active_jobs[("stats-user", "elsewhere")] == 0
+    assert ("stats-token", SIM) in stats.max_active_jobs
+    assert stats.jobs_created["nobody"] == 0
