@@ -46,7 +46,13 @@ if TYPE_CHECKING:
     from ibmq_async.api import AccountClient
     from ibmq_async.provider import AccountProvider
 
-__all__ = ["ACTIVE_JOB_STATUSES", "IBMQBackend", "IBMQRetiredBackend"]
+__all__ = [
+    "ACTIVE_JOB_STATUSES",
+    "IBMQBackend",
+    "IBMQRetiredBackend",
+    "backend_api_errors",
+    "job_where",
+]
 
 ACTIVE_JOB_STATUSES = (
     JobStatus.INITIALIZING,
@@ -69,7 +75,7 @@ _ALWAYS_SUPPORTED = frozenset({"measure", "barrier"})
 
 
 @contextmanager
-def _backend_api_errors(action: str) -> Iterator[None]:
+def backend_api_errors(action: str) -> Iterator[None]:
     """Turn API errors into backend errors, chained from the cause."""
     try:
         yield
@@ -77,6 +83,18 @@ def _backend_api_errors(action: str) -> Iterator[None]:
         raise IBMQBackendApiProtocolError(f"Unable to {action}: {error}") from error
     except ApiError as error:
         raise IBMQBackendApiError(f"Unable to {action}: {error}") from error
+
+
+def job_where(**filters: Any) -> dict[str, Any]:
+    """The LoopBack ``where`` of a job listing (the filters of :meth:`IBMQBackend.jobs`).
+
+    Raises:
+        IBMQBackendValueError: A filter is invalid (an unknown status, a bad operator...).
+    """
+    try:
+        return build_job_where(**filters)
+    except (ValueError, TypeError) as error:
+        raise IBMQBackendValueError(str(error)) from error
 
 
 class IBMQBackend:
@@ -367,16 +385,16 @@ class IBMQBackend:
             IBMQBackendApiError: The listing failed (after retries).
         """
         where = self._where(
-            status,
-            job_name,
-            start_datetime,
-            end_datetime,
-            job_tags,
-            job_tags_operator,
-            experiment_id,
-            db_filter,
+            status=status,
+            job_name=job_name,
+            start_datetime=start_datetime,
+            end_datetime=end_datetime,
+            job_tags=job_tags,
+            job_tags_operator=job_tags_operator,
+            experiment_id=experiment_id,
+            db_filter=db_filter,
         )
-        with _backend_api_errors(f"list the jobs of {self.name()}"):
+        with backend_api_errors(f"list the jobs of {self.name()}"):
             records = await self._api.list_jobs(
                 where, limit=limit, skip=skip, descending=descending, timeout=timeout
             )
@@ -406,46 +424,23 @@ class IBMQBackend:
             IBMQBackendApiError: A page failed to load (after retries).
         """
         where = self._where(
-            status,
-            job_name,
-            start_datetime,
-            end_datetime,
-            job_tags,
-            job_tags_operator,
-            experiment_id,
-            db_filter,
+            status=status,
+            job_name=job_name,
+            start_datetime=start_datetime,
+            end_datetime=end_datetime,
+            job_tags=job_tags,
+            job_tags_operator=job_tags_operator,
+            experiment_id=experiment_id,
+            db_filter=db_filter,
         )
-        with _backend_api_errors(f"list the jobs of {self.name()}"):
+        with backend_api_errors(f"list the jobs of {self.name()}"):
             async for record in self._api.iter_jobs(
                 where, skip=skip, descending=descending, page_size=page_size
             ):
                 yield self._job_from_record(record)
 
-    def _where(
-        self,
-        status: JobStatus | str | Sequence[JobStatus | str] | None,
-        job_name: str | None,
-        start_datetime: datetime | None,
-        end_datetime: datetime | None,
-        job_tags: Sequence[str] | None,
-        job_tags_operator: str,
-        experiment_id: str | None,
-        db_filter: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
-        try:
-            return build_job_where(
-                backend_name=self.name(),
-                status=status,
-                job_name=job_name,
-                start_datetime=start_datetime,
-                end_datetime=end_datetime,
-                job_tags=job_tags,
-                job_tags_operator=job_tags_operator,
-                experiment_id=experiment_id,
-                db_filter=db_filter,
-            )
-        except (ValueError, TypeError) as error:
-            raise IBMQBackendValueError(str(error)) from error
+    def _where(self, **filters: Any) -> dict[str, Any]:
+        return job_where(backend_name=self.name(), **filters)
 
     async def active_jobs(self, limit: int = 10, *, timeout: float | None = None) -> list[IBMQJob]:
         """The user's jobs on this backend that are not final yet.
@@ -462,7 +457,7 @@ class IBMQBackend:
             IBMQBackendError: The job belongs to another backend.
             IBMQBackendApiError: The job does not exist or cannot be fetched.
         """
-        with _backend_api_errors(f"retrieve job {job_id}"):
+        with backend_api_errors(f"retrieve job {job_id}"):
             try:
                 record = await self._api.job_get(job_id, timeout=timeout)
             except ApiNotFoundError as error:
@@ -482,7 +477,7 @@ class IBMQBackend:
             IBMQBackendApiProtocolError: The answer does not fit the protocol.
             IBMQBackendApiError: The request failed (after retries).
         """
-        with _backend_api_errors(f"get the status of {self.name()}"):
+        with backend_api_errors(f"get the status of {self.name()}"):
             return await self._api.backend_status(self.name(), timeout=timeout)
 
     async def job_limit(self, *, timeout: float | None = None) -> BackendJobLimit:
@@ -492,7 +487,7 @@ class IBMQBackend:
             IBMQBackendApiProtocolError: The answer does not fit the protocol.
             IBMQBackendApiError: The request failed (after retries).
         """
-        with _backend_api_errors(f"get the job limit of {self.name()}"):
+        with backend_api_errors(f"get the job limit of {self.name()}"):
             return await self._api.backend_job_limit(self.name(), timeout=timeout)
 
     async def remaining_jobs_count(self, *, timeout: float | None = None) -> int | None:
@@ -528,12 +523,12 @@ class IBMQBackend:
         if self.is_simulator():
             return None
         if datetime is not None:
-            with _backend_api_errors(f"get the properties of {self.name()}"):
+            with backend_api_errors(f"get the properties of {self.name()}"):
                 return await self._api.backend_properties(
                     self.name(), datetime=datetime.astimezone(timezone.utc), timeout=timeout
                 )
         if self._properties is None or refresh:
-            with _backend_api_errors(f"get the properties of {self.name()}"):
+            with backend_api_errors(f"get the properties of {self.name()}"):
                 self._properties = await self._api.backend_properties(self.name(), timeout=timeout)
         return self._properties
 
@@ -546,7 +541,7 @@ class IBMQBackend:
             IBMQBackendApiError: The request failed (after retries).
         """
         if self._defaults is None or refresh:
-            with _backend_api_errors(f"get the pulse defaults of {self.name()}"):
+            with backend_api_errors(f"get the pulse defaults of {self.name()}"):
                 self._defaults = await self._api.backend_pulse_defaults(
                     self.name(), timeout=timeout
                 )
@@ -564,7 +559,7 @@ class IBMQBackend:
         Raises:
             IBMQBackendApiError: The request failed (after retries).
         """
-        with _backend_api_errors(f"get the reservations of {self.name()}"):
+        with backend_api_errors(f"get the reservations of {self.name()}"):
             return await self._api.backend_reservations(
                 self.name(),
                 start_datetime=start_datetime.astimezone(timezone.utc) if start_datetime else None,

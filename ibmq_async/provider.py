@@ -19,7 +19,12 @@ import anyio
 import httpx
 
 from ibmq_async.api import Connection, RetryPolicy
-from ibmq_async.backend import IBMQBackend, IBMQRetiredBackend
+from ibmq_async.backend import (
+    IBMQBackend,
+    IBMQRetiredBackend,
+    backend_api_errors,
+    job_where,
+)
 from ibmq_async.credentials import (
     DEFAULT_AUTH_URL,
     Credentials,
@@ -32,7 +37,6 @@ from ibmq_async.exceptions import (
     ApiError,
     IBMQAccountCredentialsNotFound,
     IBMQAccountError,
-    IBMQBackendApiError,
     IBMQBackendValueError,
     IBMQError,
     IBMQProviderError,
@@ -345,29 +349,23 @@ class AccountProvider:
             IBMQBackendValueError: An argument is invalid.
             IBMQBackendApiError: The listing failed (after retries).
         """
-        from ibmq_async.api import build_job_where
         from ibmq_async.job import IBMQJob
 
-        try:
-            where = build_job_where(
-                backend_name=backend_name,
-                status=status,
-                job_name=job_name,
-                start_datetime=start_datetime,
-                end_datetime=end_datetime,
-                job_tags=job_tags,
-                job_tags_operator=job_tags_operator,
-                experiment_id=experiment_id,
-                db_filter=db_filter,
-            )
-        except (ValueError, TypeError) as error:
-            raise IBMQBackendValueError(str(error)) from error
-        try:
+        where = job_where(
+            backend_name=backend_name,
+            status=status,
+            job_name=job_name,
+            start_datetime=start_datetime,
+            end_datetime=end_datetime,
+            job_tags=job_tags,
+            job_tags_operator=job_tags_operator,
+            experiment_id=experiment_id,
+            db_filter=db_filter,
+        )
+        with backend_api_errors("list jobs"):
             records = await self._api.list_jobs(
                 where, limit=limit, skip=skip, descending=descending, timeout=timeout
             )
-        except ApiError as error:
-            raise IBMQBackendApiError(f"Unable to list jobs: {error}") from error
         return [IBMQJob(self.backend_for_job(r), r, self._api) for r in records]
 
     async def retrieve_job(self, job_id: str, *, timeout: float | None = None) -> IBMQJob:
@@ -378,10 +376,8 @@ class AccountProvider:
         """
         from ibmq_async.job import IBMQJob
 
-        try:
+        with backend_api_errors(f"retrieve job {job_id}"):
             record = await self._api.job_get(job_id, timeout=timeout)
-        except ApiError as error:
-            raise IBMQBackendApiError(f"Unable to retrieve job {job_id}: {error}") from error
         return IBMQJob(self.backend_for_job(record), record, self._api)
 
     async def my_reservations(self, *, timeout: float | None = None) -> list[BackendReservation]:
@@ -390,10 +386,8 @@ class AccountProvider:
         Raises:
             IBMQBackendApiError: The request failed (after retries).
         """
-        try:
+        with backend_api_errors("get reservations"):
             return await self._api.my_reservations(timeout=timeout)
-        except ApiError as error:
-            raise IBMQBackendApiError(f"Unable to get reservations: {error}") from error
 
     # --- lifetime -----------------------------------------------------------------------
 
