@@ -35,6 +35,7 @@ from ibmq_async.local.engine import Engine
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.filters import FilterError, parse_filter
 from ibmq_async.local.jobs import Job
+from ibmq_async.local.queue import BackendRuntime
 from ibmq_async.local.websocket import job_status_stream
 from ibmq_async.models._base import format_utc
 
@@ -144,7 +145,7 @@ def _date_param(request: Request, name: str) -> datetime | None:
 
 
 def _object_url(request: Request, job: Job, kind: str, purpose: str) -> str:
-    expires, signature = _engine(request).sign(job.id, purpose)
+    expires, signature = _engine(request).signer.sign(job.id, purpose)
     query = urlencode({"expires": expires, "signature": signature})
     return f"{_base_url(request)}{API_PREFIX}/objectstorage/jobs/{job.id}/{kind}?{query}"
 
@@ -242,7 +243,7 @@ async def list_backends(request: Request) -> Response:
     return _raw(b"[" + b",".join(parts) + b"]")
 
 
-def _backend(request: Request) -> Any:
+def _backend(request: Request) -> tuple[User, BackendRuntime]:
     user = _user(request)
     hgp = _hgp(request, user)
     return user, _engine(request).backend_for(user, hgp, request.path_params["name"])
@@ -388,7 +389,7 @@ def _storage_job(request: Request, purpose: str) -> Job:
     engine = _engine(request)
     job_id = request.path_params["job_id"]
     params = request.query_params
-    if engine.verify(job_id, purpose, params.get("expires"), params.get("signature")):
+    if engine.signer.verify(job_id, purpose, params.get("expires"), params.get("signature")):
         job = engine.job_by_id(job_id)
         if job is None:
             raise ApiError.job_not_found(job_id)

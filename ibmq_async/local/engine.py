@@ -15,8 +15,6 @@ database before anyone is told about it; on start, jobs left RUNNING are queued 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import logging
 import secrets
 import shutil
@@ -24,9 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,16 +32,16 @@ from ibmq_async.local.catalog import Catalog
 from ibmq_async.local.config import (
     DEFAULT_PROJECT,
     DEFAULT_USER_ID,
-    BackendConfig,
     LocalServiceConfig,
     UserConfig,
 )
-from ibmq_async.local.devices import Device, dumps, loads, parse_datetime
+from ibmq_async.local.devices import dumps, loads, parse_datetime
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.executor import ExecutionOutcome, PreparedJob, QobjError, execute, prepare
 from ibmq_async.local.filters import Filter
-from ibmq_async.local.jobs import Clock, Job, format_timestamp, new_job_id
-from ibmq_async.local.queue import FifoQueue
+from ibmq_async.local.jobs import Clock, Job, client_info_from_header, format_timestamp, new_job_id
+from ibmq_async.local.queue import BackendRuntime
+from ibmq_async.local.signing import UrlSigner
 from ibmq_async.local.stats import ServiceStats
 from ibmq_async.local.store import Store
 from ibmq_async.models import ApiJobStatus
@@ -64,20 +60,6 @@ class Waker(Protocol):
 
     def notify(self) -> None:
         """Signal a change (called from any thread)."""
-
-
-@dataclass(eq=False)
-class _Backend:
-    config: BackendConfig
-    device: Device
-    condition: threading.Condition
-    queue: FifoQueue = field(default_factory=FifoQueue)
-    paused: bool = False
-    run_delay: float = 0.0
-    queue_delay: float = 0.0
-    running: set[str] = field(default_factory=set)
-    threads: list[threading.Thread] = field(default_factory=list)
-    average_run: float = 0.1
 
 
 class Engine:
@@ -116,7 +98,7 @@ class Engine:
         if secret is None:
             secret = secrets.token_hex(32)
             self.store.set_meta("url_secret", secret)
-        self._secret = bytes.fromhex(secret)
+        self.signer = UrlSigner(bytes.fromhex(secret), config.url_ttl)
         self.clock = Clock()
         self.jobs: dict[str, Job] = {}
         self._idempotency: dict[tuple[str, str], str] = {}
@@ -124,8 +106,8 @@ class Engine:
         self._subscribers: dict[str, set[Waker]] = {}
         self._seq = 0
         self._queue_seq = 0
-        self.backends: dict[str, _Backend] = {
-            backend.name: _Backend(
+        self.backends: dict[str, BackendRuntime] = {
+            backend.name: BackendRuntime(
                 config=backend,
                 device=self.catalog.devices[backend.name],
                 condition=threading.Condition(self._lock),
@@ -288,14 +270,14 @@ class Engine:
         for waker in self._subscribers.get(job_id, ()):
             waker.notify()
 
-    def _notify_queue(self, runtime: _Backend) -> None:
+    def _notify_queue(self, runtime: BackendRuntime) -> None:
         """Tell the subscribers of jobs queued on a backend that positions moved."""
         for job_id, wakers in self._subscribers.items():
             if job_id in runtime.queue:
                 for waker in wakers:
                     waker.notify()
 
-    def _enqueue(self, job: Job, runtime: _Backend) -> None:
+    def _enqueue(self, job: Job, runtime: BackendRuntime) -> None:
         self._queue_seq += 1
         job.queue_seq = self._queue_seq
         job.queued_at = time.monotonic()
@@ -358,7 +340,7 @@ class Engine:
             return None
         return job
 
-    def backend_for(self, user: User, hgp: tuple[str, str, str], name: str) -> _Backend:
+    def backend_for(self, user: User, hgp: tuple[str, str, str], name: str) -> BackendRuntime:
         """A backend the user sees through this project.
 
         Raises:
@@ -369,15 +351,15 @@ class Engine:
             raise ApiError.backend_not_found(name)
         return runtime
 
-    def _backend_visible(self, runtime: _Backend, hgp: tuple[str, str, str]) -> bool:
+    def _backend_visible(self, runtime: BackendRuntime, hgp: tuple[str, str, str]) -> bool:
         projects = runtime.config.projects
         return projects is None or "/".join(hgp) in projects
 
-    def backends_visible(self, hgp: tuple[str, str, str]) -> list[_Backend]:
+    def backends_visible(self, hgp: tuple[str, str, str]) -> list[BackendRuntime]:
         """The backends a project sees, in configured order."""
         return [rt for rt in self.backends.values() if self._backend_visible(rt, hgp)]
 
-    def runtime(self, name: str) -> _Backend:
+    def runtime(self, name: str) -> BackendRuntime:
         """The run-time state of a backend.
 
         Raises:
@@ -468,7 +450,7 @@ class Engine:
                 tags=list(dict.fromkeys(tags or [])),
                 experiment_tag=experiment_tag or None,
                 live_data_enabled=live_data,
-                client_info=_client_info(client_application),
+                client_info=client_info_from_header(client_application),
                 time_per_step={S.CREATING.value: now},
                 history=[[S.CREATING.value, now]],
                 idempotency_key=idempotency_key,
@@ -600,7 +582,7 @@ class Engine:
 
     # --- workers ------------------------------------------------------------------------
 
-    def _next(self, runtime: _Backend) -> Job | None:
+    def _next(self, runtime: BackendRuntime) -> Job | None:
         """Wait for the next runnable job of a backend (caller holds the lock)."""
         while not self._stopping.is_set():
             job_id = None if runtime.paused else runtime.queue.first()
@@ -616,7 +598,7 @@ class Engine:
             return job
         return None
 
-    def _work(self, runtime: _Backend) -> None:
+    def _work(self, runtime: BackendRuntime) -> None:
         """A worker: take queued jobs of one backend and run them, until stopped."""
         while not self._stopping.is_set():
             try:
@@ -625,7 +607,7 @@ class Engine:
             except Exception:  # never lose a worker; the job stays as last stored
                 logger.exception("worker of %s failed", runtime.config.name)
 
-    def _work_once(self, runtime: _Backend) -> bool:
+    def _work_once(self, runtime: BackendRuntime) -> bool:
         """Take the next job of the backend and run it; ``False`` once stopping."""
         with self._lock:
             job = self._next(runtime)
@@ -650,7 +632,7 @@ class Engine:
                 try:
                     result = dumps(outcome.result)
                 except ValueError as error:  # the job fails, not the worker
-                    outcome = _failed(job, runtime, f"the result cannot be encoded: {error}")
+                    outcome = self._failure(job, runtime, f"the result cannot be encoded: {error}")
                     result = dumps(outcome.result)
         finally:
             with self._lock:
@@ -672,7 +654,9 @@ class Engine:
                 )
         return True
 
-    def _run(self, job: Job, runtime: _Backend, prepared: PreparedJob | None) -> ExecutionOutcome:
+    def _run(
+        self, job: Job, runtime: BackendRuntime, prepared: PreparedJob | None
+    ) -> ExecutionOutcome:
         try:
             if prepared is None:
                 stored = self.store.get_qobj(job.id)
@@ -686,7 +670,13 @@ class Engine:
             )
         except Exception as failure:  # a crash of the run is the job's error, not the worker's
             logger.exception("job %s failed to run", job.id)
-            return _failed(job, runtime, str(failure))
+            return self._failure(job, runtime, str(failure))
+
+    @staticmethod
+    def _failure(job: Job, runtime: BackendRuntime, reason: str) -> ExecutionOutcome:
+        return ExecutionOutcome.failure(
+            job.id, runtime.config.name, runtime.device.backend_version, reason
+        )
 
     # --- jobs: reading and changing -----------------------------------------------------
 
@@ -863,7 +853,7 @@ class Engine:
 
     # --- backends -----------------------------------------------------------------------
 
-    def queue_status(self, runtime: _Backend) -> dict[str, Any]:
+    def queue_status(self, runtime: BackendRuntime) -> dict[str, Any]:
         """The answer of ``queue/status``."""
         with self._lock:
             length = len(runtime.queue)
@@ -874,7 +864,7 @@ class Engine:
             "backend_version": runtime.device.backend_version,
         }
 
-    def job_limit(self, user: User, runtime: _Backend) -> dict[str, Any]:
+    def job_limit(self, user: User, runtime: BackendRuntime) -> dict[str, Any]:
         """The answer of ``jobsLimit`` for a user."""
         with self._lock:
             active = self._active[(user.id, runtime.config.name)]
@@ -926,59 +916,6 @@ class Engine:
                 runtime.queue_delay = queue_delay
             runtime.condition.notify_all()
 
-    # --- object storage URLs ------------------------------------------------------------
-
-    def sign(self, job_id: str, purpose: str, expires: int | None = None) -> tuple[int, str]:
-        """A signature that lets a URL act on one job's object, until ``expires``."""
-        if expires is None:
-            expires = int(time.time() + self.config.url_ttl)
-        message = f"{job_id}:{purpose}:{expires}".encode()
-        return expires, hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:40]
-
-    def verify(self, job_id: str, purpose: str, expires: str | None, signature: str | None) -> bool:
-        """Whether an object storage URL's signature is valid and unexpired."""
-        if not expires or not signature or not expires.isdigit():
-            return False
-        if int(expires) < time.time():
-            return False
-        _, expected = self.sign(job_id, purpose, int(expires))
-        return hmac.compare_digest(expected, signature)
-
     def job_by_id(self, job_id: str) -> Job | None:
         """A job by id, regardless of who may see it."""
         return self.jobs.get(job_id)
-
-    def user_jobs(self, user_id: str) -> Iterable[Job]:
-        """Every job of a user (for tests)."""
-        with self._lock:
-            return [job for job in self.jobs.values() if job.user_id == user_id]
-
-
-def _failed(job: Job, runtime: _Backend, reason: str) -> ExecutionOutcome:
-    """The outcome of a run that could not produce a result."""
-    message = f"Failed to run job: {reason}"
-    return ExecutionOutcome(
-        result={
-            "backend_name": runtime.config.name,
-            "backend_version": runtime.device.backend_version,
-            "qobj_id": "",
-            "job_id": job.id,
-            "success": False,
-            "status": "ERROR",
-            "results": [],
-            "error": {"code": ErrorCode.RUN_FAILED, "message": message},
-        },
-        error_code=ErrorCode.RUN_FAILED,
-        error_message=message,
-    )
-
-
-def _client_info(header: str | None) -> dict[str, str] | None:
-    """``client_info`` from ``X-Qx-Client-Application: names/versions[/custom]``."""
-    if not header or "/" not in header:
-        return None
-    names, _, rest = header.partition("/")
-    versions = rest.split("/", 1)[0]
-    if not names or not versions:
-        return None
-    return {"name": names, "version": versions}

@@ -108,6 +108,28 @@ class ExecutionOutcome:
         """Whether every experiment ran."""
         return self.error_code is None
 
+    @classmethod
+    def failure(
+        cls, job_id: str, backend_name: str, backend_version: str, reason: str
+    ) -> ExecutionOutcome:
+        """The outcome of a run that could not produce a result (code 5203)."""
+        message = f"Failed to run job: {reason}"
+        error = {"code": ErrorCode.RUN_FAILED, "message": message}
+        return cls(
+            result={
+                "backend_name": backend_name,
+                "backend_version": backend_version,
+                "qobj_id": "",
+                "job_id": job_id,
+                "success": False,
+                "status": "ERROR",
+                "results": [],
+                "error": error,
+            },
+            error_code=ErrorCode.RUN_FAILED,
+            error_message=message,
+        )
+
 
 @functools.lru_cache(maxsize=1)
 def _gate_table() -> dict[str, Any]:

@@ -18,7 +18,14 @@ from ibmq_async.local.executor import PreparedJob
 from ibmq_async.local.store import JobRow
 from ibmq_async.models import API_FINAL_STATUSES, ApiJobKind, ApiJobStatus
 
-__all__ = ["ACTIVE", "Clock", "Job", "format_timestamp", "new_job_id"]
+__all__ = [
+    "ACTIVE",
+    "Clock",
+    "Job",
+    "client_info_from_header",
+    "format_timestamp",
+    "new_job_id",
+]
 
 ACTIVE = frozenset(status for status in ApiJobStatus if status not in API_FINAL_STATUSES)
 """The statuses of an unfinished job (it counts against the user's job limit)."""
@@ -32,6 +39,18 @@ def format_timestamp(value: datetime) -> str:
 def new_job_id() -> str:
     """A new job id: 24 hex digits, time-ordered like the ids of the IBM Quantum API."""
     return f"{int(time.time()):08x}{os.urandom(8).hex()}"
+
+
+def client_info_from_header(header: str | None) -> dict[str, str] | None:
+    """A job's ``client_info`` from ``X-Qx-Client-Application: names/versions[/custom]``
+    (``qiskit-ibmq-provider,qiskit-terra/0.20.2,0.46.3``)."""
+    if not header or "/" not in header:
+        return None
+    names, _, rest = header.partition("/")
+    versions = rest.split("/", 1)[0]
+    if not names or not versions:
+        return None
+    return {"name": names, "version": versions}
 
 
 class Clock:

@@ -1,10 +1,16 @@
-"""The waiting line of one backend: job ids in queue order, with fast position lookups."""
+"""The waiting line of one backend (job ids in queue order, fast position lookups) and
+the run-time state of the backend's workers."""
 
 from __future__ import annotations
 
 import bisect
+import threading
+from dataclasses import dataclass, field
 
-__all__ = ["FifoQueue"]
+from ibmq_async.local.config import BackendConfig
+from ibmq_async.local.devices import Device
+
+__all__ = ["BackendRuntime", "FifoQueue"]
 
 
 class FifoQueue:
@@ -74,3 +80,32 @@ class FifoQueue:
     def ids(self) -> list[str]:
         """Every queued job id, in order."""
         return [self._by_seq[seq] for seq in self._seqs]
+
+
+@dataclass(eq=False)
+class BackendRuntime:
+    """A hosted backend while the service runs: its queue, workers and knobs.
+
+    Attributes:
+        config: The backend's configuration.
+        device: Its device (configuration, calibrations, limits).
+        condition: Signalled when the queue or the knobs change (shares the engine lock).
+        queue: The queued job ids.
+        paused: Whether workers leave queued jobs alone.
+        run_delay: Seconds each job stays RUNNING on top of its simulation.
+        queue_delay: Seconds each job stays QUEUED at least.
+        running: The ids of the jobs being run.
+        threads: The worker threads.
+        average_run: A moving average of a job's run time, for queue estimates.
+    """
+
+    config: BackendConfig
+    device: Device
+    condition: threading.Condition
+    queue: FifoQueue = field(default_factory=FifoQueue)
+    paused: bool = False
+    run_delay: float = 0.0
+    queue_delay: float = 0.0
+    running: set[str] = field(default_factory=set)
+    threads: list[threading.Thread] = field(default_factory=list)
+    average_run: float = 0.1

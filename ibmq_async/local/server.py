@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -329,7 +329,7 @@ def run_forever(
     host: str = "127.0.0.1",
     port: int = 8080,
     *,
-    on_ready: Any = None,
+    on_ready: Callable[[str, Engine], None] | None = None,
 ) -> None:
     """Serve in the foreground until interrupted (Ctrl-C), with uvicorn's logging.
 
