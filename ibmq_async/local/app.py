@@ -327,8 +327,11 @@ async def job_data_uploaded(request: Request) -> Response:
     """``POST .../jobDataUploaded``: the Qobj is in place; validate and queue the job."""
     job = _job(request)
     engine = _engine(request)
-    engine.job_data_uploaded(job)
-    return _json({"job": engine.document(job)})
+    validate_here = engine.job_data_uploaded(job, defer=True)
+    answer = _json({"job": engine.document(job)})
+    if validate_here:  # a small Qobj: cheaper here than in a thread; the answer says VALIDATING
+        engine.validate(job.id)
+    return answer
 
 
 async def cancel(request: Request) -> Response:

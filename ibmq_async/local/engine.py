@@ -53,6 +53,7 @@ logger = logging.getLogger("ibmq_async.local")
 S = ApiJobStatus
 _KEEP_PREPARED_BELOW = 1000
 _VALIDATION_WORKERS = 2
+_INLINE_VALIDATION_BYTES = 64 * 1024
 
 
 class Waker(Protocol):
@@ -516,25 +517,41 @@ class Engine:
             job.changed()
             self.store.set_qobj(job_id, data, job.record())
 
-    def job_data_uploaded(self, job: Job) -> Job:
+    def job_data_uploaded(self, job: Job, *, defer: bool = False) -> bool:
         """Confirm the upload (``jobDataUploaded``): the job goes to validation.
+
+        Args:
+            job: The job.
+            defer: Leave the validation of a small Qobj to the caller (who then calls
+                :meth:`validate` itself, e.g. after taking the answer's snapshot), which
+                saves a thread hop; large Qobjs are always validated in a thread.
+
+        Returns:
+            Whether the caller must call :meth:`validate`.
 
         Raises:
             ApiError: 400 (code 3251) if no Qobj was uploaded.
         """
         with self._lock:
             self._check_open()
-            if job.status is S.CREATING:
-                if not job.uploaded:
-                    raise ApiError(
-                        400,
-                        ErrorCode.JOB_NOT_UPLOADED,
-                        f"Job {job.id} has no Qobj: upload it first.",
-                        "BAD_REQUEST",
-                    )
-                self._move(job, S.CREATED, S.VALIDATING)
-                self._validator.submit(self._validate, job.id)
-            return job
+            if job.status is not S.CREATING:
+                return False
+            if not job.uploaded:
+                raise ApiError(
+                    400,
+                    ErrorCode.JOB_NOT_UPLOADED,
+                    f"Job {job.id} has no Qobj: upload it first.",
+                    "BAD_REQUEST",
+                )
+            self._move(job, S.CREATED, S.VALIDATING)
+            if defer and job.qobj_size <= _INLINE_VALIDATION_BYTES:
+                return True
+            self._validator.submit(self._validate, job.id)
+            return False
+
+    def validate(self, job_id: str) -> None:
+        """Check and convert a VALIDATING job's Qobj, then queue it or fail it."""
+        self._validate(job_id)
 
     def _check_open(self) -> None:
         if self._closed:
