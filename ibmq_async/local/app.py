@@ -122,11 +122,9 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def _json_body(request: Request, *, optional: bool = False) -> Any:
+async def _json_body(request: Request) -> Any:
     data = await _body(request)
     if not data.strip():
-        if optional:
-            return {}
         raise ApiError.bad_request("The request needs a JSON body.")
     try:
         return loads(data)

@@ -360,14 +360,6 @@ class Engine:
         """The backends a project sees, in configured order."""
         return [rt for rt in self.backends.values() if self._backend_visible(rt, hgp)]
 
-    def runtime(self, name: str) -> BackendRuntime:
-        """The run-time state of a backend.
-
-        Raises:
-            KeyError: If there is no such backend.
-        """
-        return self.backends[name]
-
     # --- jobs: creation and upload ------------------------------------------------------
 
     def create_job(
