@@ -106,6 +106,8 @@ async def _set_jobs(provider: AccountProvider, job_set: ManagedJobSet) -> list[A
 async def test_300_experiments_never_exceed_the_job_limit_and_land_in_place(
     service: LocalService, provider: AccountProvider, simulator: IBMQBackend
 ) -> None:
+    # Jobs that last a little let the set reach its limit, so reaching it is deterministic.
+    service.set_delays("ibmq_qasm_simulator", run_delay=0.05)
     progress: list[dict[str, int]] = []
     job_set = await IBMQJobManager().run(
         numbered_circuits(300),
