@@ -89,13 +89,21 @@ class ServiceProcess:
         workdir: Where the configuration, database and logs go.
         config: The configuration TOML file.
         port: The port to serve on (the same one after every restart).
+        host: The address to bind; ``None`` leaves ``--host`` out (the command's default).
     """
 
-    def __init__(self, workdir: Path, config: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config: Path,
+        port: int | None = None,
+        host: str | None = "127.0.0.1",
+    ) -> None:
         self.workdir = workdir
         self.config = config
         self.db = workdir / "service.db"
         self.port = port or free_port()
+        self.host = host
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -116,8 +124,7 @@ class ServiceProcess:
                     "-m",
                     "ibmq_async.cli",
                     "serve",
-                    "--host",
-                    "127.0.0.1",
+                    *(["--host", self.host] if self.host is not None else []),
                     "--port",
                     str(self.port),
                     "--db",
