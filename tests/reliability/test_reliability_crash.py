@@ -108,6 +108,10 @@ async def test_waits_started_before_a_sigkill_end_with_the_results_after_the_res
                 await anyio.sleep(DOWNTIME)
                 await anyio.to_thread.run_sync(service.start)
                 assert len(results) < count, "every wait ended before the crash: weak test"
+        # The service keeps access tokens across a restart: the client did not log in again.
+        connection = provider._connection
+        assert connection.session.auth is not None
+        assert connection.session.auth.logins == 1  # type: ignore[attr-defined]
 
     # The crash hit jobs that were running and queued, and each of them completed.
     interrupted = [status.value for status in before.values() if not status.is_final]

@@ -15,6 +15,7 @@ without a gap are exactly 1,000 creations, none undone.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -80,8 +81,9 @@ def _is_start(method: str, path: str) -> bool:
 @pytest.mark.slow
 @pytest.mark.asyncio
 async def test_1000_submissions_through_faults_make_exactly_1000_jobs(
-    service: ServiceProcess,
+    service: ServiceProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="ibmq_async")
     started = time.monotonic()
     circuits = [encoded_circuit(index) for index in range(SUBMISSIONS)]
     proxy = FaultProxy(service.port, seed=SEED, rates=RATES, slow_delay=SLOW_DELAY)
@@ -114,6 +116,11 @@ async def test_1000_submissions_through_faults_make_exactly_1000_jobs(
     )
     assert lost["create"] >= 10, lost
     assert lost["start"] >= 10, lost
+    # The slow answers did run into the client's read timeout, and were retried.
+    retried = [
+        record.getMessage() for record in caplog.records if "; retry " in record.getMessage()
+    ]
+    assert sum("ReadTimeout" in message for message in retried) >= 10
 
     # One chunk per experiment, each with exactly one job, all done.
     chunks = job_set.managed_jobs()
