@@ -71,8 +71,14 @@ class Login:
     expires: float
 
 
+def _token_bytes(token: str) -> bytes:
+    """The bytes of a token; a string UTF-8 cannot encode (a lone surrogate) still has
+    bytes, so such a token is merely unknown rather than a crash."""
+    return token.encode("utf-8", "surrogatepass")
+
+
 def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(_token_bytes(token)).hexdigest()
 
 
 class Authenticator:
@@ -112,7 +118,7 @@ class Authenticator:
         """The user whose API token this is, if any (constant-time comparisons)."""
         found = None
         for user in self.users:
-            if hmac.compare_digest(user.token.encode(), api_token.encode()):
+            if hmac.compare_digest(_token_bytes(user.token), _token_bytes(api_token)):
                 found = user
         return found
 

@@ -143,8 +143,11 @@ def parse_filter(text: str | None) -> Filter:
 def _non_negative(value: Any, name: str) -> int:
     if isinstance(value, bool):
         raise FilterError(f"{name} must be a non-negative integer")
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdecimal() and len(text) <= 18):
+            raise FilterError(f"{name} must be a non-negative integer, got {value!r}")
+        value = int(text)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or value < 0:

@@ -35,9 +35,16 @@ class UrlSigner:
 
     def verify(self, job_id: str, purpose: str, expires: str | None, signature: str | None) -> bool:
         """Whether a URL's ``expires`` and ``signature`` are valid for this job and purpose."""
-        if not expires or not signature or not expires.isdigit():
+        if not expires or not signature or not _is_small_decimal(expires):
+            return False
+        if not signature.isascii():
             return False
         if int(expires) < time.time():
             return False
         _, expected = self.sign(job_id, purpose, int(expires))
         return hmac.compare_digest(expected, signature)
+
+
+def _is_small_decimal(text: str) -> bool:
+    """Whether ``text`` is a plain ASCII decimal that fits a timestamp (``int()`` accepts it)."""
+    return text.isascii() and text.isdecimal() and len(text) <= 20

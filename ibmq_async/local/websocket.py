@@ -11,6 +11,7 @@ authentication); a failed authentication closes with 1008.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -33,6 +34,8 @@ CLOSE_JOB_NOT_FOUND = 4003
 """Close code for an unknown job."""
 CLOSE_POLICY_VIOLATION = 1008
 """Close code for a failed authentication."""
+CLOSE_INTERNAL_ERROR = 4001
+"""Close code for a stream that failed inside the service (clients reconnect, §4)."""
 AUTHENTICATION_TIMEOUT = 30.0
 """Seconds the service waits for the authentication frame."""
 
@@ -128,6 +131,8 @@ async def job_status_stream(websocket: WebSocket) -> None:
     except Exception:
         if websocket.application_state is not WebSocketState.DISCONNECTED:
             logger.debug("websocket of job %s ended", job_id, exc_info=True)
+            with contextlib.suppress(Exception):
+                await websocket.close(code=CLOSE_INTERNAL_ERROR, reason="Internal error.")
 
 
 async def _stream(websocket: WebSocket, engine: Engine, job_id: str) -> None:

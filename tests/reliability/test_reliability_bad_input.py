@@ -12,8 +12,9 @@ through ``httpx.ASGITransport``. Every answer must be below 500 and carry an
 equal to the HTTP status.
 
 The generated dates stay between 1900 and 2100 and the generated text of signed-URL
-parameters is ASCII: inputs outside those ranges hit known bugs, each pinned by a test at
-the end of this module (marked ``xfail``, strict, until fixed).
+parameters is ASCII; the inputs outside those ranges that once made the service answer 500
+(dates at the ends of the calendar, non-ASCII digits, lone surrogates) have tests of their
+own at the end of this module.
 
 The service's own integration tests (``tests/integration/test_service_bad_inputs.py``)
 cover job-listing filters, JSON bodies of three endpoints and uploaded Qobjs; this module
@@ -659,20 +660,11 @@ async def test_a_bad_first_websocket_frame_is_refused_with_1008(
     assert await _first_frame_answer(served, frame) == ("closed", 1008)
 
 
-# --- known bugs: each asserts the correct behaviour -----------------------------------------------
+# --- inputs that once crashed the service -------------------------------------------------------
 
 CALENDAR_ENDS = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ibmq_async/local/devices.py parse_datetime converts to UTC with astimezone(), which "
-        "raises OverflowError (not ValueError) for a date at the ends of the calendar with an "
-        "offset; app._date_param and filters._timestamp catch only ValueError, so the "
-        "reservation window, job-listing filter and properties filter answer 500"
-    ),
-)
 @pytest.mark.parametrize("date", CALENDAR_ENDS)
 @pytest.mark.parametrize("where", ["initialDate", "endDate", "jobs", "ids", "properties"])
 def test_a_date_at_the_ends_of_the_calendar_is_answered_not_crashed_on(
@@ -701,16 +693,6 @@ SIGNED_URL_BUGS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ibmq_async/local/signing.py UrlSigner.verify checks expires.isdigit() and then "
-        "calls int(expires): '²' is a digit to isdigit() but not to int(), and int() refuses "
-        "more than 4300 digits (ValueError); and hmac.compare_digest raises TypeError for a "
-        "signature with non-ASCII characters. Each escapes the object storage routes as a "
-        "500 instead of refusing the URL (401)"
-    ),
-)
 @pytest.mark.parametrize("case", sorted(SIGNED_URL_BUGS))
 @pytest.mark.parametrize("method_kind", ["PUT qobj", "GET qobj", "GET result"])
 def test_a_malformed_signed_url_is_refused(service: Service, method_kind: str, case: str) -> None:
@@ -725,15 +707,6 @@ def test_a_malformed_signed_url_is_refused(service: Service, method_kind: str, c
     assert response.status_code == 401
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ibmq_async/local/filters.py _non_negative accepts a string limit/skip/offset when "
-        "str.isdigit() says so, then calls int(): '²' is a digit to isdigit() but not to "
-        "int(), and int() refuses more than 4300 digits; the plain ValueError is no "
-        "FilterError, so the job listings and the properties answer 500 instead of 400 (3216)"
-    ),
-)
 @pytest.mark.parametrize("value", ["²", "9" * 5000], ids=["superscript", "5000 digits"])
 @pytest.mark.parametrize("key", ["limit", "skip", "offset"])
 @pytest.mark.parametrize("where", ["jobs", "ids", "properties"])
@@ -756,14 +729,6 @@ def test_a_filter_count_that_is_no_integer_is_a_400(
     assert response.json()["error"]["code"] == 3216
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ibmq_async/local/auth.py Authenticator.user_for_api_token encodes the API token with "
-        "str.encode(), which raises UnicodeEncodeError for a lone surrogate ('\\ud800', valid "
-        "JSON); loginWithToken answers 500 instead of 401"
-    ),
-)
 def test_a_login_token_that_is_not_unicode_is_refused(service: Service) -> None:
     response = service.request(
         "POST", "/api/users/loginWithToken", content=b'{"apiToken": "\\ud800"}'
@@ -772,15 +737,6 @@ def test_a_login_token_that_is_not_unicode_is_refused(service: Service) -> None:
     assert response.status_code in (400, 401)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ibmq_async/local/auth.py Authenticator.authenticate hashes the token with "
-        "str.encode(), which raises UnicodeEncodeError for a lone surrogate; "
-        "websocket._authenticate lets it out, job_status_stream swallows it without closing, "
-        "and the client's connection is dropped with no close frame instead of a 1008 close"
-    ),
-)
 @pytest.mark.asyncio
 async def test_a_websocket_token_that_is_not_unicode_is_refused_with_1008(
     served: LocalService,
