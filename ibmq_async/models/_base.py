@@ -76,7 +76,10 @@ def to_utc(value: datetime) -> datetime:
     """Return ``value`` as a timezone-aware UTC datetime (naive values are taken as UTC)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is outside the range of UTC datetimes") from None
 
 
 def format_utc(value: datetime) -> str:

@@ -397,7 +397,7 @@ def test_an_unknown_top_level_field_is_kept_not_refused(
     assert model.model_extra[key] == value
 
 
-# --- known bug --------------------------------------------------------------------------------
+# --- dates that once escaped validation as OverflowError --------------------------------------
 
 EXTREME_DATES = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
 DATED: list[tuple[str, Parse, Any, str]] = [
@@ -418,16 +418,6 @@ DATED: list[tuple[str, Parse, Any, str]] = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ibmq_async/models/_base.py UtcDatetime runs to_utc() as an AfterValidator; "
-        "astimezone() raises OverflowError for a date at the ends of the calendar with an "
-        "offset, and pydantic passes OverflowError through instead of making it a "
-        "ValidationError, so model_validate (and the SDK's validate_model) raise a bare "
-        "OverflowError for such a server document"
-    ),
-)
 @pytest.mark.parametrize("date", EXTREME_DATES)
 @pytest.mark.parametrize(
     ("parse", "document", "key"), [c[1:] for c in DATED], ids=[c[0] for c in DATED]
@@ -440,14 +430,6 @@ def test_a_date_out_of_range_in_utc_is_a_validation_error_naming_the_field(
     assert _names(excinfo.value, (key,))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "same cause: the OverflowError of UtcDatetime escapes validate_model "
-        "(ibmq_async/api/session.py), which converts only ValidationError into "
-        "ApiProtocolError"
-    ),
-)
 def test_a_server_date_out_of_range_is_a_protocol_error() -> None:
     with pytest.raises(ApiProtocolError, match="creationDate"):
         validate_model(JobRecord, {**JOB, "creationDate": EXTREME_DATES[0]}, what="job")
