@@ -205,7 +205,7 @@ class LocalServiceConfig(_Strict):
 
     Attributes:
         users: The users; if empty, one user ``local-user`` in ``ibm-q/open/main`` whose
-            token is generated once and kept in the database.
+            token is generated at every start and never stored (its jobs stay its own).
         backends: The backends; if empty, those of :func:`default_backends`.
         reservations: Reservations of backends by projects.
         db: The SQLite database file; ``None`` for a temporary file removed on close.

@@ -138,10 +138,10 @@ class Engine:
     def _users(self) -> list[User]:
         if self.config.users:
             return [User.from_config(user) for user in self.config.users]
-        token = self.store.get_meta("default_token")
-        if token is None:
-            token = secrets.token_hex(32)
-            self.store.set_meta("default_token", token)
+        # The default user gets a new token at every start, printed and never stored (as
+        # a notebook server does); its jobs belong to its fixed id, so they stay visible.
+        self.store.delete_meta("default_token")
+        token = secrets.token_hex(32)
         user = UserConfig(token=token, projects=[DEFAULT_PROJECT], id=DEFAULT_USER_ID)
         return [User.from_config(user)]
 

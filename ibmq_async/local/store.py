@@ -13,6 +13,7 @@ the result are blobs read only when asked for.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -73,6 +74,19 @@ class JobRow:
     record: dict[str, Any]
 
 
+
+def _create_owner_only(path: Path) -> None:
+    """Create the database file readable by its owner only, if it does not exist yet.
+
+    It holds the URL-signing secret and every job; SQLite gives the ``-wal`` and ``-shm``
+    files the permissions of the database file.
+    """
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
+
 class Store:
     """The database of one service.
 
@@ -86,6 +100,7 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_owner_only(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0
@@ -125,6 +140,10 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         """Store a setting."""
         self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def delete_meta(self, key: str) -> None:
+        """Forget a setting (nothing happens if it is not stored)."""
+        self._write("DELETE FROM meta WHERE key = ?", (key,))
 
     # --- jobs ---------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,14 +108,26 @@ def test_jobs_left_in_validation_are_validated_again(
     api.http.close()
 
 
-def test_the_default_user_keeps_its_generated_token(tmp_path: Path) -> None:
+def test_the_default_user_gets_a_new_token_each_start_and_keeps_its_jobs(
+    tmp_path: Path, service_api: Callable[..., Any]
+) -> None:
     db = tmp_path / "default.db"
     settings = LocalServiceConfig(db=db, backends=[BackendConfig(name=SIM, device="simulator")])
     with LocalService(settings) as first:
         token = first.token
         assert first.user_id(token) == "local-user"
+        api = service_api(first)
+        job = api.submit(_flip(), name="kept")
+        api.wait(job["id"])
+        api.close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert token.encode() not in db.read_bytes()
     with LocalService(settings) as second:
-        assert second.token == token
+        assert second.token != token
+        assert second.user_id(second.token) == "local-user"
+        api = service_api(second)
+        assert api.get(api.path(f"/Jobs/{job['id']}/v/1")).json()["name"] == "kept"
+        assert api.http.post("/users/loginWithToken", json={"apiToken": token}).status_code == 401
 
 
 def _flip() -> dict[str, Any]:

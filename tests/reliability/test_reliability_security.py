@@ -311,15 +311,6 @@ async def test_the_token_is_written_only_to_the_credentials_file_and_it_is_0600(
     assert with_access == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ibmq_async/local/engine.py Engine._users keeps the generated API token of the "
-        "default user in plain text in the database (meta 'default_token'), and the "
-        "database is created with the process umask (0644 by default): any local user can "
-        "read it, together with the URL-signing secret (meta 'url_secret')"
-    ),
-)
 def test_the_default_users_token_is_not_kept_in_plain_text_by_the_service(
     tmp_path: Path,
 ) -> None:
