@@ -74,7 +74,6 @@ class JobRow:
     record: dict[str, Any]
 
 
-
 def _create_owner_only(path: Path) -> None:
     """Create the database file readable by its owner only, if it does not exist yet.
 
@@ -86,6 +85,7 @@ def _create_owner_only(path: Path) -> None:
     except FileExistsError:
         return
     os.close(descriptor)
+
 
 class Store:
     """The database of one service.
