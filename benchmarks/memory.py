@@ -1,0 +1,273 @@
+"""Benchmark: the client's memory with many jobs awaiting their results at once.
+
+The service (``ibmq-async serve`` in its own process) hosts the simulator with its queue
+paused, so every job stays QUEUED and every ``job.result()`` keeps waiting. Two client
+processes, one after the other:
+
+* the baseline: the same imports and ``enable_account`` as the measured process, no jobs;
+* the measured one: submits N jobs (``backend.run(qobj)``, 32 submissions in flight at a
+  time), then starts N tasks each awaiting ``job.result()``, holds them for ``--hold``
+  seconds while sampling its RSS every 0.25 s, then cancels them.
+
+Reported: the peak RSS of each process (``psutil`` samples and ``getrusage``), the RSS after
+submission (the N ``IBMQJob`` objects alone), and bytes per in-flight job:
+``(peak RSS of the measured process - peak RSS of the baseline) / N``. Also the client's CPU
+time during the hold (a waiting client should be idle), the longest time the event loop
+did not get to run a 50 ms heartbeat (its lag), how many waits ended early and why, and
+the service's RSS with N queued jobs. A thread samples RSS and ends the hold on time, so the
+figures come out even when the event loop is saturated.
+
+Usage::
+
+    python benchmarks/memory.py                   # N = 10,000 (about 5 minutes)
+    python benchmarks/memory.py --quick           # N = 1,000
+    python benchmarks/memory.py --chart benchmarks/charts/memory.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    SIMULATOR,
+    client_usage,
+    emit,
+    local_service,
+    log,
+    machine,
+    pyplot,
+    run_worker,
+    save_chart,
+    service_toml,
+)
+from throughput import trivial_qobj
+
+SUBMIT_IN_FLIGHT = 32
+SAMPLE_EVERY = 0.25
+
+
+class Watch:
+    """Samples this process from a thread, so that it keeps measuring (and ends the hold on
+    time) even when the event loop is too busy to run anything: RSS every
+    ``SAMPLE_EVERY`` seconds, and how late the loop's heartbeat is (its lag)."""
+
+    def __init__(self, hold: float) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self.hold = hold
+        self.started = time.monotonic()
+        self.samples: list[tuple[float, int]] = []
+        self.beat = time.monotonic()
+        self.max_lag = 0.0
+        self.hold_started: float | None = None
+        self.report: dict[str, Any] = {}
+        self.waits: list[asyncio.Future[Any]] = []
+        self.cpu_at_hold = 0.0
+        self._lock = threading.Lock()
+
+    def rss(self) -> int:
+        rss = int(self._process.memory_info().rss)
+        with self._lock:
+            self.samples.append((round(time.monotonic() - self.started, 2), rss))
+        return rss
+
+    async def heartbeat(self) -> None:
+        while True:
+            self.beat = time.monotonic()
+            await asyncio.sleep(0.05)
+
+    def start_hold(self, waits: list[asyncio.Future[Any]]) -> None:
+        self.waits = waits
+        self.cpu_at_hold = client_usage()["cpu_seconds"]
+        self.hold_started = time.monotonic()
+
+    def thread(self) -> None:
+        while True:
+            time.sleep(SAMPLE_EVERY)
+            self.rss()
+            if self.hold_started is not None:
+                self.max_lag = max(self.max_lag, time.monotonic() - self.beat)
+                if time.monotonic() - self.hold_started >= self.hold:
+                    self.finish()
+
+    def finish(self) -> None:
+        """End the hold: write the report and leave (the waits are never awaited)."""
+        report = self.report
+        assert self.hold_started is not None
+        report["hold_seconds"] = round(time.monotonic() - self.hold_started, 1)
+        report["hold_cpu_seconds"] = round(client_usage()["cpu_seconds"] - self.cpu_at_hold, 2)
+        report["max_event_loop_lag_seconds"] = round(self.max_lag, 2)
+        report["rss_at_end_of_hold"] = self.rss()
+        with self._lock:
+            samples = list(self.samples)
+        report["peak_rss"] = max(rss for _, rss in samples)
+        report["max_rss_getrusage"] = client_usage()["max_rss_bytes"]
+        reasons: collections.Counter[str] = collections.Counter()
+        first = None
+        for wait in list(self.waits):
+            if wait.done() and not wait.cancelled():
+                error = wait.exception()
+                reasons[type(error).__name__ if error else "result"] += 1
+                first = first or error
+        report["waits_still_pending"] = len(self.waits) - sum(reasons.values())
+        report["waits_ended_early"] = dict(reasons)
+        report["first_error"] = None if first is None else repr(first)[:600]
+        report["rss_samples"] = samples[:: max(1, len(samples) // 200)]
+        print(json.dumps(report), flush=True)
+        os._exit(0)  # the pending waits are not worth a clean shutdown
+
+
+async def _worker(args: argparse.Namespace, qobj: dict[str, Any]) -> None:
+    from ibmq_async import IBMQFactory
+
+    watch = Watch(args.hold)
+    factory = IBMQFactory()
+    provider = await factory.enable_account(args.token, url=args.url)
+    assert provider is not None
+    backend = provider.get_backend(SIMULATOR)
+    beating = asyncio.ensure_future(watch.heartbeat())
+    watch.report["rss_after_login"] = watch.rss()
+    threading.Thread(target=watch.thread, daemon=True).start()
+    if args.worker == "jobs":
+        gate = asyncio.Semaphore(SUBMIT_IN_FLIGHT)
+
+        async def submit() -> Any:
+            async with gate:
+                return await backend.run(qobj)
+
+        started = time.monotonic()
+        jobs = await asyncio.gather(*(submit() for _ in range(args.n)))
+        watch.report["submit_seconds"] = round(time.monotonic() - started, 1)
+        watch.report["rss_after_submit"] = watch.rss()
+        log(f"worker: {len(jobs)} jobs submitted in {watch.report['submit_seconds']} s")
+        watch.start_hold([asyncio.ensure_future(job.result()) for job in jobs])
+    else:
+        watch.start_hold([])
+    await asyncio.sleep(args.hold + 3600)  # the watch thread ends the process
+    beating.cancel()
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    qobj = json.loads(Path(args.qobj_file).read_text(encoding="utf-8"))
+    asyncio.run(_worker(args, qobj))
+
+
+def chart(document: dict[str, Any], path: str) -> str:
+    plt = pyplot()
+    measured = document["measured"]
+    figure, axis = plt.subplots(figsize=(9, 4.5))
+    xs = [t for t, _ in measured["rss_samples"]]
+    ys = [rss / 2**20 for _, rss in measured["rss_samples"]]
+    axis.plot(xs, ys, color="#1f77b4", label=f"{document['settings']['n']} jobs")
+    axis.axhline(
+        document["baseline"]["peak_rss"] / 2**20,
+        color="#7f7f7f",
+        linestyle="--",
+        label="baseline (same imports, no jobs)",
+    )
+    submitted = measured["submit_seconds"]
+    axis.axvline(submitted, color="#2ca02c", linestyle=":", label="all submitted; waits start")
+    axis.set_xlabel("seconds since login")
+    axis.set_ylabel("client RSS, MiB")
+    per_job = document["results"]["bytes_per_in_flight_job"]
+    axis.set_title(
+        f"Client RSS with {document['settings']['n']} jobs awaiting results "
+        f"({per_job / 1024:.1f} KiB per in-flight job)"
+    )
+    axis.legend(fontsize=8, loc="lower right")
+    return save_chart(figure, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="N = 1,000 and a 10 s hold")
+    parser.add_argument("--n", type=int, help="jobs in flight (default 10,000)")
+    parser.add_argument("--hold", type=float, help="seconds the waits are held (default 30)")
+    parser.add_argument("--chart", help="write a PNG chart here")
+    parser.add_argument("--worker", choices=("baseline", "jobs"), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--qobj-file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.n = args.n or (1000 if args.quick else 10_000)
+    args.hold = args.hold if args.hold is not None else (10.0 if args.quick else 30.0)
+    if args.worker:
+        worker_main(args)
+        return
+
+    info = machine()
+    started = time.monotonic()
+    documents: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="ibmq-bench-") as tmp:
+        qobj_file = Path(tmp) / "qobj.json"
+        qobj_file.write_text(json.dumps(trivial_qobj()), encoding="utf-8")
+        with local_service(service_toml(paused=True)) as service:
+            for worker in ("baseline", "jobs"):
+                log(f"{worker} process" + (f": {args.n} jobs" if worker == "jobs" else ""))
+                command = [
+                    sys.executable, __file__, "--worker", worker, "--url", service.url,
+                    "--token", service.token, "--qobj-file", str(qobj_file),
+                    "--n", str(args.n), "--hold", str(args.hold),
+                ]  # fmt: skip
+                run = run_worker(command, timeout=args.hold + 1800)
+                if not run.report:
+                    raise RuntimeError(f"the {worker} worker failed:\n{run.stderr}")
+                documents[worker] = run.report
+            service_rss = service.rss_bytes()
+    baseline, measured = documents["baseline"], documents["jobs"]
+    delta = measured["peak_rss"] - baseline["peak_rss"]
+    results = {
+        "baseline_peak_rss_mib": round(baseline["peak_rss"] / 2**20, 1),
+        "peak_rss_mib": round(measured["peak_rss"] / 2**20, 1),
+        "rss_after_submit_mib": round(measured["rss_after_submit"] / 2**20, 1),
+        "bytes_per_in_flight_job": round(delta / args.n),
+        "bytes_per_submitted_job_before_waits": round(
+            (measured["rss_after_submit"] - measured["rss_after_login"]) / args.n
+        ),
+        "submit_seconds": measured["submit_seconds"],
+        "hold_seconds": measured["hold_seconds"],
+        "client_cpu_seconds_during_hold": measured["hold_cpu_seconds"],
+        "max_event_loop_lag_seconds": measured["max_event_loop_lag_seconds"],
+        "baseline_max_event_loop_lag_seconds": baseline["max_event_loop_lag_seconds"],
+        "waits_still_pending_at_end": measured["waits_still_pending"],
+        "waits_ended_early": measured["waits_ended_early"],
+        "first_error": measured["first_error"],
+        "service_rss_mib_with_jobs_queued": round(service_rss / 2**20, 1),
+    }
+    document = {
+        "benchmark": "memory",
+        "machine": info,
+        "settings": {
+            "n": args.n,
+            "hold_seconds": args.hold,
+            "submission": f"backend.run(qobj), {SUBMIT_IN_FLIGHT} at a time",
+            "waits": "one asyncio task per job awaiting job.result(), all at once",
+            "service": "ibmq-async serve subprocess, simulator queue paused (jobs stay QUEUED)",
+        },
+        "results": results,
+        "baseline": baseline,
+        "measured": measured,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    if args.chart:
+        document["chart"] = chart(document, args.chart)
+    emit(document)
+
+
+if __name__ == "__main__":
+    main()
