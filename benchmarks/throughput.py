@@ -402,12 +402,7 @@ def _one_run(
             "first_error": f"worker exited {run.returncode}: {run.stderr[-1500:]}",
         }
     report["server_cpu_seconds"] = round(server_cpu, 3)
-    elapsed = report.get("elapsed_seconds")
-    if report.get("finished") and elapsed:
-        report["jobs_per_s"] = round(n / elapsed, 2)
-    else:
-        report["jobs_per_s"] = None
-        report["jobs_per_s_below"] = round(n / args.cap, 2)
+    _classify(report, n, args.cap)
     completed = report.get("completed") or 0
     if completed:
         report["client_cpu_ms_per_job"] = rounded(
@@ -417,27 +412,63 @@ def _one_run(
     return report
 
 
-def _rate(report: dict[str, Any]) -> tuple[float | None, bool]:
-    """(jobs per second, exact?): the measured rate, or the upper bound of a stopped run."""
-    if report.get("jobs_per_s"):
-        return report["jobs_per_s"], True
-    return report.get("jobs_per_s_below"), False
+def _classify(report: dict[str, Any], n: int, cap: float) -> None:
+    """Set ``jobs_per_s`` (finished), ``failed`` with ``completed_per_s_before_failure`` (an
+    error ended the run), or ``jobs_per_s_below`` (stopped at the cap)."""
+    elapsed = report.get("elapsed_seconds")
+    completed = report.get("completed") or 0
+    report["jobs_per_s"] = None
+    report.pop("jobs_per_s_below", None)
+    if report.get("finished") and elapsed:
+        report["jobs_per_s"] = round(n / elapsed, 2)
+    elif report.get("first_error"):
+        report["failed"] = True
+        if elapsed:
+            report["completed_per_s_before_failure"] = round(completed / elapsed, 2)
+    else:
+        report["jobs_per_s_below"] = round(n / cap, 2)
+
+
+def _rate(report: dict[str, Any]) -> tuple[float | None, str]:
+    """(jobs per second, kind): ``"exact"`` for a finished run, ``"bound"`` for a run stopped
+    at the cap (the rate is an upper bound), ``"failed"`` for a run that ended with an error
+    (the rate is then the completed jobs per second until it did)."""
+    if report.get("finished") and report.get("jobs_per_s"):
+        return report["jobs_per_s"], "exact"
+    if report.get("first_error"):
+        completed, elapsed = report.get("completed") or 0, report.get("elapsed_seconds")
+        return (round(completed / elapsed, 2) if elapsed else None), "failed"
+    return report.get("jobs_per_s_below"), "bound"
 
 
 def _ratio(a: dict[str, Any], b: dict[str, Any]) -> str | float | None:
-    """``a``'s rate over ``b``'s; a string with ``<`` or ``>`` when a side is a bound."""
-    rate_a, exact_a = _rate(a)
-    rate_b, exact_b = _rate(b)
-    if rate_a is None or rate_b is None:
+    """``a``'s rate over ``b``'s; a string with ``<`` or ``>`` when a side is a bound, and
+    ``"failed"`` when ``a`` failed."""
+    rate_a, kind_a = _rate(a)
+    rate_b, kind_b = _rate(b)
+    if kind_a == "failed":
+        return "failed"
+    if rate_a is None or rate_b is None or kind_b == "failed":
         return None
     value = round(rate_a / rate_b, 2)
-    if exact_a and exact_b:
+    if kind_a == kind_b == "exact":
         return value
-    if not exact_a and exact_b:
+    if kind_a == "bound" and kind_b == "exact":
         return f"<{value}"
-    if exact_a and not exact_b:
+    if kind_a == "exact" and kind_b == "bound":
         return f">{value}"
     return None
+
+
+def _ratios(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    ratios = {}
+    for way in ("ibmq_async", "ibmq_async_32", "ibmq_async_jobmanager"):
+        if way not in runs:
+            continue
+        for other in ("original", "floor", "floor_tuned"):
+            if other in runs:
+                ratios[f"{way}_over_{other}"] = _ratio(runs[way], runs[other])
+    return ratios
 
 
 def chart(document: dict[str, Any], path: str) -> str:
@@ -447,29 +478,40 @@ def chart(document: dict[str, Any], path: str) -> str:
     figure, axis = plt.subplots(figsize=(9, 4.8))
     width = 0.8 / len(ways)
     colors = ["#7f7f7f", "#2ca02c", "#1f77b4", "#aec7e8", "#17becf", "#bcbd22"]
+    top = 0.0
     for index, way in enumerate(ways):
         xs, heights, labels, hatches = [], [], [], []
         for position, n in enumerate(sizes):
             report = document["results"][str(n)]["runs"].get(way)
             if report is None:
                 continue
-            rate, exact = _rate(report)
+            rate, kind = _rate(report)
             xs.append(position + (index - (len(ways) - 1) / 2) * width)
             heights.append(rate or 0)
-            labels.append(f"{rate:.0f}" if exact else f"<{rate:.0f}")
-            hatches.append("" if exact else "//")
+            if kind == "exact":
+                labels.append(f"{rate:.0f}")
+            elif kind == "bound":
+                labels.append(f"<{rate:.0f}")
+            else:
+                labels.append(f"err\n{report.get('completed', 0)}/{n}")
+            hatches.append({"exact": "", "bound": "//", "failed": "xx"}[kind])
+            top = max(top, rate or 0)
         bars = axis.bar(xs, heights, width, label=way, color=colors[index % len(colors)])
         for bar, label, hatch in zip(bars, labels, hatches, strict=True):
             bar.set_hatch(hatch)
-            top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
-            axis.annotate(label, top, ha="center", va="bottom", fontsize=7)
+            anchor = (bar.get_x() + bar.get_width() / 2, bar.get_height())
+            axis.annotate(label, anchor, ha="center", va="bottom", fontsize=7)
     axis.set_xticks(range(len(sizes)), [f"N = {n}" for n in sizes])
     axis.set_ylabel("jobs per second (higher is better)")
+    axis.set_ylim(0, top * 1.35)
     cpus = document["machine"].get("cpus")
     axis.set_title(
-        f"Submit + collect N trivial jobs on loopback ({cpus} CPUs; hatched: stopped at the cap)"
+        f"Submit + collect N trivial jobs on loopback ({cpus} CPUs)\n"
+        "// stopped at the cap (rate is an upper bound); xx failed with an error "
+        "(jobs completed per second until then)",
+        fontsize=10,
     )
-    axis.legend(fontsize=8, loc="upper right")
+    axis.legend(fontsize=8, loc="upper center", ncol=3)
     return save_chart(figure, path)
 
 
@@ -484,6 +526,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per way and N (median kept)")
     parser.add_argument("--original-python", help="interpreter holding the original client")
     parser.add_argument("--chart", help="write a PNG chart here")
+    parser.add_argument("--replot", help="redraw --chart from a JSON document of this script")
     parser.add_argument("--worker", choices=WAYS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
@@ -492,6 +535,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         worker_main(args)
+        return
+    if args.replot:
+        document = json.loads(Path(args.replot).read_text(encoding="utf-8"))
+        for n, entry in document["results"].items():
+            for report in entry["runs"].values():
+                _classify(report, int(n), document["settings"]["cap_seconds"])
+            entry["ratios"] = _ratios(entry["runs"])
+        if args.chart:
+            document["chart"] = chart(document, args.chart)
+        emit(document)
         return
 
     sizes = args.n or (QUICK_N if args.quick else FULL_N)
@@ -516,8 +569,8 @@ def main() -> None:
                 for way in order:
                     log(f"N={n} {way} (run {repeat + 1} of {args.repeat})")
                     report = _one_run(way, n, args, original, qobj_file)
-                    rate, exact = _rate(report)
-                    shown = f"{rate:.1f}" if exact else f"< {rate:.1f}"
+                    rate, kind = _rate(report)
+                    shown = {"exact": f"{rate}", "bound": f"< {rate}", "failed": "failed"}[kind]
                     error = report.get("first_error")
                     log(f"  {shown} jobs/s" + (f"  error: {error[:300]}" if error else ""))
                     samples[way].append(report)
@@ -527,13 +580,7 @@ def main() -> None:
                 runs[way] = reports[len(reports) // 2]  # the median run
                 if len(reports) > 1:
                     runs[way]["jobs_per_s_all_runs"] = [_rate(r)[0] for r in reports]
-            ratios = {}
-            for way in ("ibmq_async", "ibmq_async_32", "ibmq_async_jobmanager"):
-                if way not in runs:
-                    continue
-                for other in ("original", "floor", "floor_tuned"):
-                    if other in runs:
-                        ratios[f"{way}_over_{other}"] = _ratio(runs[way], runs[other])
+            ratios = _ratios(runs)
             results[str(n)] = {"runs": runs, "ratios": ratios}
     document = {
         "benchmark": "throughput",
