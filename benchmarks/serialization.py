@@ -167,23 +167,25 @@ def chart(document: dict[str, Any], path: str) -> str:
         (
             "Qobj encoding\n300 x 500 instructions",
             "qobj_encode",
+            "encode_qobj\n(model)",
             [("qobj_encode_run", "run(model)\npath"), ("qobj_encode_run_dict", "run(dict)\npath")],
         ),
         (
             "Result decoding\n300 x 8192-shot memory",
             "result_decode",
-            [("result_decode_json", "from text")],
+            "job.result()\npath",
+            [("result_decode_json", "model_validate\n_json")],
         ),
     ]
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
-    for axis, (title, main, variants) in zip(axes, groups, strict=True):
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    for axis, (title, main, main_label, variants) in zip(axes, groups, strict=True):
         entry = figures[main]
-        names = ["ibmq_async"] + [f"ibmq_async\n{label}" for _, label in variants]
+        names = [f"ibmq_async\n{main_label}"] + [f"ibmq_async\n{label}" for _, label in variants]
         names += ["original", "json"]
         values = [entry["ibmq_async_s"]] + [figures[key]["ibmq_async_s"] for key, _ in variants]
         values += [entry.get("original_s"), entry["json_s"]]
         shown = [(n, v) for n, v in zip(names, values, strict=True) if v is not None]
-        palette = {"ibmq_async": "#1f77b4", "original": "#7f7f7f", "json": "#bcbd22"}
+        palette = {names[0]: "#1f77b4", "original": "#7f7f7f", "json": "#bcbd22"}
         colors = [palette.get(name, "#aec7e8") for name, _ in shown]
         bars = axis.bar([n for n, _ in shown], [v for _, v in shown], color=colors)
         for bar, (_, value) in zip(bars, shown, strict=True):
@@ -191,7 +193,7 @@ def chart(document: dict[str, Any], path: str) -> str:
             axis.annotate(f"{value:.3f} s", top, ha="center", va="bottom", fontsize=8)
         axis.set_title(title, fontsize=10)
         axis.set_ylabel("seconds (best of runs; lower is better)")
-        axis.tick_params(axis="x", labelsize=8)
+        axis.tick_params(axis="x", labelsize=7)
     figure.suptitle(f"Serialization ({document['machine'].get('cpus')} CPUs)")
     return save_chart(figure, path)
 
@@ -205,7 +207,14 @@ def main() -> None:
     parser.add_argument("--original-python", help="interpreter holding the original client")
     parser.add_argument("--no-original", action="store_true", help="skip the original client")
     parser.add_argument("--chart", help="write a PNG chart here")
+    parser.add_argument("--replot", help="redraw --chart from a JSON document of this script")
     args = parser.parse_args()
+    if args.replot:
+        document = json.loads(Path(args.replot).read_text(encoding="utf-8"))
+        if args.chart:
+            document["chart"] = chart(document, args.chart)
+        emit(document)
+        return
     repeat = args.repeat or (2 if args.quick else 5)
     original = None
     if not args.no_original:
