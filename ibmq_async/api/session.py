@@ -16,6 +16,8 @@ REST call of the auth and account clients goes through :meth:`HttpSession.reques
   event loop other than the one it was created on.
 """
 
+# Every public coroutine takes timeout= by design (DESIGN.md principle 2).
+# ruff: noqa: ASYNC109
 from __future__ import annotations
 
 import asyncio
@@ -29,6 +31,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
+import anyio
 import httpx
 from pydantic import BaseModel, ValidationError
 
@@ -71,6 +74,12 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
 
 STORAGE_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=300.0, pool=30.0)
 """Timeouts for object-storage uploads and downloads (Qobj and result documents)."""
+
+DEFAULT_MAX_IN_FLIGHT = 32
+"""The most requests one connection sends at once."""
+
+DEFAULT_MAX_WEBSOCKETS = 32
+"""The most job status websockets one connection keeps open at once."""
 
 ACCESS_TOKEN_HEADER = "X-Access-Token"
 CLIENT_APPLICATION_HEADER = "X-Qx-Client-Application"
@@ -332,6 +341,11 @@ class HttpSession:
         timeout: The default per-attempt timeouts.
         redactor: The secrets of the connection.
         owns_client: Whether :meth:`aclose` closes ``client``.
+        max_in_flight: The most requests sent at once; more wait their turn here, where
+            waiting is cheap, rather than in the connection pool, whose queue slows down
+            as it grows.
+        max_websockets: The most job status websockets open at once (each holds a pool
+            connection for as long as it is open); waits beyond it poll instead.
     """
 
     def __init__(
@@ -342,10 +356,17 @@ class HttpSession:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         redactor: SecretRedactor | None = None,
         owns_client: bool = True,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_websockets: int = DEFAULT_MAX_WEBSOCKETS,
     ) -> None:
+        if max_in_flight < 1 or max_websockets < 0:
+            raise ValueError("max_in_flight must be at least 1 and max_websockets at least 0")
         self.client = client
         self.retry = retry
         self.timeout = timeout
+        self.in_flight = anyio.CapacityLimiter(max_in_flight)
+        self.websocket_slots = anyio.CapacityLimiter(max(max_websockets, 1))
+        self.websockets_enabled = max_websockets > 0
         self.redactor = redactor or SecretRedactor()
         self.auth: AccessTokenSource | None = None
         self._owns_client = owns_client
@@ -527,7 +548,8 @@ class HttpSession:
         )
         started = time.monotonic()
         try:
-            response = await self.client.send(request)
+            async with self.in_flight:
+                response = await self.client.send(request)
         except httpx.TimeoutException as exc:
             self.redactor.redact_request(request)
             self.redactor.redact_exception(exc)

@@ -328,15 +328,30 @@ class JobStatusWatcher:
         until: Callable[[], bool],
         on_change: Callable[[], Awaitable[None]],
     ) -> None:
-        if self.ws_url and not watch.websocket_failed and self._session.auth is not None:
+        if (
+            self.ws_url
+            and not watch.websocket_failed
+            and self._session.auth is not None
+            and self._session.websockets_enabled
+        ):
+            slots = self._session.websocket_slots
             try:
-                if await self._stream(watch, until, on_change):
-                    return
-            except WebsocketError as exc:
-                watch.websocket_failed = True
-                logger.info(
-                    "Job %s: status websocket unavailable (%s); polling instead", watch.job_id, exc
-                )
+                slots.acquire_on_behalf_of_nowait(watch)
+            except anyio.WouldBlock:
+                logger.debug("Job %s: every websocket slot is taken; polling", watch.job_id)
+            else:
+                try:
+                    if await self._stream(watch, until, on_change):
+                        return
+                except WebsocketError as exc:
+                    watch.websocket_failed = True
+                    logger.info(
+                        "Job %s: status websocket unavailable (%s); polling instead",
+                        watch.job_id,
+                        exc,
+                    )
+                finally:
+                    slots.release_on_behalf_of(watch)
         await self._poll(watch, until, on_change)
 
     async def _poll(
