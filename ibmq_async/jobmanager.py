@@ -34,6 +34,7 @@ import anyio
 
 from ibmq_async.api import SUBMISSION_TAG_PREFIX
 from ibmq_async.backend import IBMQBackend
+from ibmq_async.circuits import is_quantum_circuit
 from ibmq_async.exceptions import (
     IBMQBackendApiError,
     IBMQBackendJobLimitError,
@@ -898,7 +899,7 @@ class IBMQJobManager:
         ``results()``, ``wait()`` or ``as_completed()``.
 
         Args:
-            experiments: QuantumCircuits (or Qobj experiment dicts) to run.
+            experiments: The QuantumCircuits to run.
             backend: The backend to run them on.
             name: Name of the set (default: the UTC time).
             max_experiments_per_job: The most experiments in one job.
@@ -921,6 +922,11 @@ class IBMQJobManager:
         items = list(experiments) if isinstance(experiments, (list, tuple)) else [experiments]
         if not items:
             raise IBMQJobManagerInvalidStateError("run() needs at least one experiment")
+        others = sorted({type(item).__name__ for item in items if not is_quantum_circuit(item)})
+        if others:
+            raise IBMQJobManagerInvalidStateError(
+                "the job manager runs QuantumCircuits; got " + ", ".join(others)
+            )
         if job_tags is not None and (
             isinstance(job_tags, str) or not all(isinstance(t, str) for t in job_tags)
         ):

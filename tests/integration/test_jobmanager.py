@@ -282,6 +282,8 @@ async def test_bad_input_and_unknown_sets_are_clear_errors(
         await manager.run([], simulator)
     with pytest.raises(IBMQJobManagerInvalidStateError, match="job_tags"):
         await manager.run([numbered_circuit(0)], simulator, job_tags="tag")  # type: ignore[arg-type]
+    with pytest.raises(IBMQJobManagerInvalidStateError, match="QuantumCircuits; got dict"):
+        await manager.run([{"instructions": []}], simulator)
     with pytest.raises(IBMQJobManagerInvalidStateError, match="max_experiments_per_job"):
         await manager.run([numbered_circuit(0)], simulator, max_experiments_per_job=0)
     with pytest.raises(IBMQJobManagerUnknownJobSet):
