@@ -228,6 +228,25 @@ class AccountClient:
         data, response = await self._call("GET", url, timeout=timeout, retry=retry, **kwargs)
         return validate_model(model, data, what=what, response=response)
 
+    async def _get_optional_model(
+        self,
+        model: type[M],
+        url: str,
+        *,
+        what: str,
+        timeout: float | None,
+        retry: RetryPolicy | None,
+        overrides: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> M | None:
+        """GET a document the server answers empty (``{}``, ``null``) when there is none."""
+        data, response = await self._call("GET", url, timeout=timeout, retry=retry, **kwargs)
+        if not data:
+            return None
+        if overrides and isinstance(data, dict):
+            data = {**data, **overrides}
+        return validate_model(model, data, what=what, response=response)
+
     def _job_url(self, job_id: str) -> str:
         return f"{self.hgp_url}/Jobs/{job_id}"
 
@@ -290,29 +309,27 @@ class AccountClient:
             params["filter"] = json.dumps(
                 {"where": {"last_update_date": {"lt": format_query_datetime(datetime)}}}
             )
-        data, response = await self._call(
-            "GET",
+        return await self._get_optional_model(
+            BackendProperties,
             f"{self._backend_url(name)}/properties",
-            params=params,
+            what="backend properties",
             timeout=timeout,
             retry=retry,
+            overrides={"backend_name": name},
+            params=params,
         )
-        if not data:
-            return None
-        if isinstance(data, dict):
-            data = {**data, "backend_name": name}
-        return validate_model(BackendProperties, data, what="backend properties", response=response)
 
     async def backend_pulse_defaults(
         self, name: str, *, timeout: float | None = None, retry: RetryPolicy | None = None
     ) -> PulseDefaults | None:
         """``GET {HGP}/devices/{name}/defaults``: the pulse defaults, or ``None`` if empty."""
-        data, response = await self._call(
-            "GET", f"{self._backend_url(name)}/defaults", timeout=timeout, retry=retry
+        return await self._get_optional_model(
+            PulseDefaults,
+            f"{self._backend_url(name)}/defaults",
+            what="pulse defaults",
+            timeout=timeout,
+            retry=retry,
         )
-        if not data:
-            return None
-        return validate_model(PulseDefaults, data, what="pulse defaults", response=response)
 
     async def backend_status(
         self, name: str, *, timeout: float | None = None, retry: RetryPolicy | None = None
@@ -801,12 +818,13 @@ class AccountClient:
         self, job_id: str, *, timeout: float | None = None, retry: RetryPolicy | None = None
     ) -> BackendProperties | None:
         """``GET {HGP}/Jobs/{id}/properties``: the calibration the job ran with, if any."""
-        data, response = await self._call(
-            "GET", f"{self._job_url(job_id)}/properties", timeout=timeout, retry=retry
+        return await self._get_optional_model(
+            BackendProperties,
+            f"{self._job_url(job_id)}/properties",
+            what="job properties",
+            timeout=timeout,
+            retry=retry,
         )
-        if not data:
-            return None
-        return validate_model(BackendProperties, data, what="job properties", response=response)
 
     async def job_update_name(
         self,
