@@ -5,6 +5,10 @@
 :meth:`Connection.account_client` gives the REST client of one hub/group/project. The auth
 and account clients share the connection's single client, its retry policy, its timeouts
 and its access token.
+
+REST calls go through :class:`~ibmq_async.api.transport.ProtocolTransport` on asyncio
+(httpx's own transport on other event loops and through proxies); the job status
+websockets use a second client on httpx's transport, which can upgrade connections.
 """
 
 from __future__ import annotations
@@ -21,16 +25,29 @@ from ibmq_async.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ibmq_async.api.session import (
     CLIENT_APPLICATION,
     CLIENT_APPLICATION_HEADER,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_WEBSOCKETS,
     DEFAULT_TIMEOUT,
     HttpSession,
 )
+from ibmq_async.api.transport import ProtocolTransport
 from ibmq_async.api.websocket import DEFAULT_POLLING_POLICY, PollingPolicy
 from ibmq_async.exceptions import IBMQInputValueError
 from ibmq_async.models import NetworkHub, UserInfo
 
 __all__ = ["Connection"]
 
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=DEFAULT_MAX_IN_FLIGHT, keepalive_expiry=4.0
+)
+"""REST connections: as many kept alive as requests may be in flight, so that a steady
+load does not open and close connections; idle ones are closed after 4 s, before a
+server's usual 5 s keep-alive timeout can race a request."""
+
+WEBSOCKET_LIMITS = httpx.Limits(
+    max_connections=DEFAULT_MAX_WEBSOCKETS + 8, max_keepalive_connections=0
+)
+"""Status websocket connections (an upgraded connection is never reused)."""
 
 
 def _as_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout:
@@ -128,17 +145,30 @@ class Connection:
         """
         if not isinstance(token, str) or not token:
             raise IBMQInputValueError("the API token must be a non-empty string")
-        client = httpx.AsyncClient(
-            headers={CLIENT_APPLICATION_HEADER: CLIENT_APPLICATION},
-            timeout=_as_timeout(timeout),
-            verify=verify,
-            transport=transport,
-            mounts=_proxy_mounts(proxies, verify=verify) if transport is None else None,
-            limits=DEFAULT_LIMITS,
-            follow_redirects=False,
-        )
+        common: dict[str, Any] = {
+            "headers": {CLIENT_APPLICATION_HEADER: CLIENT_APPLICATION},
+            "timeout": _as_timeout(timeout),
+            "verify": verify,
+            "follow_redirects": False,
+        }
+        websocket_client: httpx.AsyncClient | None = None
+        if transport is None:
+            client = httpx.AsyncClient(
+                transport=ProtocolTransport(verify=verify, limits=DEFAULT_LIMITS),
+                mounts=_proxy_mounts(proxies, verify=verify),
+                limits=DEFAULT_LIMITS,
+                **common,
+            )
+            websocket_client = httpx.AsyncClient(
+                mounts=_proxy_mounts(proxies, verify=verify), limits=WEBSOCKET_LIMITS, **common
+            )
+        else:
+            client = httpx.AsyncClient(transport=transport, limits=DEFAULT_LIMITS, **common)
         session = HttpSession(
-            client, retry=retry or DEFAULT_RETRY_POLICY, timeout=_as_timeout(timeout)
+            client,
+            retry=retry or DEFAULT_RETRY_POLICY,
+            timeout=_as_timeout(timeout),
+            websocket_client=websocket_client,
         )
         session.redactor.add(token)
         try:

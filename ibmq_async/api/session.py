@@ -346,6 +346,9 @@ class HttpSession:
             as it grows.
         max_websockets: The most job status websockets open at once (each holds a pool
             connection for as long as it is open); waits beyond it poll instead.
+        websocket_client: The client that opens the status websockets, if not ``client``
+            (whose transport may not do upgrades); closed with the session if it owns
+            ``client``.
     """
 
     def __init__(
@@ -358,10 +361,12 @@ class HttpSession:
         owns_client: bool = True,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_websockets: int = DEFAULT_MAX_WEBSOCKETS,
+        websocket_client: httpx.AsyncClient | None = None,
     ) -> None:
         if max_in_flight < 1 or max_websockets < 0:
             raise ValueError("max_in_flight must be at least 1 and max_websockets at least 0")
         self.client = client
+        self.websocket_client = websocket_client or client
         self.retry = retry
         self.timeout = timeout
         self.in_flight = anyio.CapacityLimiter(max_in_flight)
@@ -586,3 +591,5 @@ class HttpSession:
         self._closed = True
         if self._owns_client:
             await self.client.aclose()
+            if self.websocket_client is not self.client:
+                await self.websocket_client.aclose()

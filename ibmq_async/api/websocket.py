@@ -438,7 +438,7 @@ class JobStatusWatcher:
         try:
             async with aconnect_ws(
                 url,
-                self._session.client,
+                self._session.websocket_client,
                 keepalive_ping_interval_seconds=self.policy.websocket_ping_interval,
                 keepalive_ping_timeout_seconds=self.policy.websocket_ping_interval,
                 timeout=self._session.timeout,

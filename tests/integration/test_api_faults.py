@@ -13,6 +13,7 @@ import pytest
 from faults import FAULTS, FaultProxy
 
 from ibmq_async.api import SUBMISSION_TAG_PREFIX, Connection, PollingPolicy, RetryPolicy
+from ibmq_async.api.transport import ProtocolTransport
 from ibmq_async.local import BackendConfig, LocalServiceConfig, serve
 from ibmq_async.models import ApiJobStatus
 
@@ -44,10 +45,11 @@ def tiny_qobj(index: int) -> dict[str, Any]:
 
 
 def assert_pool_idle(connection: Connection) -> None:
-    pool = connection.session.client._transport._pool  # type: ignore[attr-defined]
-    assert not pool._requests, "a request is still waiting for a connection"
-    busy = [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
-    assert busy == [], f"connections left in use: {busy}"
+    transport = connection.session.client._transport  # type: ignore[attr-defined]
+    assert isinstance(transport, ProtocolTransport)
+    assert transport.waiting_count == 0, "a request is still waiting for a connection"
+    in_use = transport.connection_count - transport.idle_connection_count
+    assert in_use == 0, f"connections left in use: {transport!r}"
 
 
 @pytest.mark.slow
