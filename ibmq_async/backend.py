@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ibmq_async.api import build_job_where
+from ibmq_async.api import build_job_where, encode_qobj
 from ibmq_async.circuits import circuits_to_qobj, is_quantum_circuit
 from ibmq_async.exceptions import (
     ApiError,
@@ -95,6 +95,33 @@ def job_where(**filters: Any) -> dict[str, Any]:
         return build_job_where(**filters)
     except (ValueError, TypeError) as error:
         raise IBMQBackendValueError(str(error)) from error
+
+
+def _with_options(
+    model: QasmQobj | PulseQobj, options: Mapping[str, Any], header: Mapping[str, Any] | None
+) -> QasmQobj | PulseQobj:
+    """The Qobj with ``options`` set in its config and ``header`` merged into its header.
+
+    Only the config and the header are validated again; the experiments are shared.
+
+    Raises:
+        IBMQBackendValueError: An option or header value is not valid for the Qobj.
+    """
+    update: dict[str, Any] = {}
+    try:
+        if options:
+            config = model.config
+            update["config"] = type(config).model_validate(
+                {**config.model_dump(by_alias=True, exclude_unset=True), **options}
+            )
+        if header:
+            current = model.header
+            update["header"] = type(current).model_validate(
+                {**current.model_dump(by_alias=True, exclude_unset=True), **header}
+            )
+    except ValidationError as error:
+        raise IBMQBackendValueError(f"the run options do not fit the Qobj: {error}") from error
+    return model.model_copy(update=update)
 
 
 class IBMQBackend:
@@ -181,9 +208,14 @@ class IBMQBackend:
         header: Mapping[str, Any] | None,
         run_options: dict[str, Any],
         given_options: dict[str, Any],
-    ) -> tuple[dict[str, Any], QasmQobj | PulseQobj | None]:
-        """The Qobj to upload: circuits get the run options with the backend defaults; a
-        Qobj keeps its own configuration except for the options given explicitly."""
+    ) -> tuple[bytes, QasmQobj | PulseQobj | None]:
+        """The Qobj to upload, encoded, and the model to keep on the job (the caller's
+        Qobj model with the options applied; nothing for circuits or a dict, whose Qobj the
+        job downloads if asked for it).
+
+        Circuits get the run options with the backend defaults; a Qobj keeps its own
+        configuration except for the options given explicitly.
+        """
         items = circuits if isinstance(circuits, (list, tuple)) else [circuits]
         if not items:
             raise IBMQBackendValueError("run() needs at least one circuit")
@@ -198,7 +230,7 @@ class IBMQBackend:
                 header=header,
                 **run_options,
             )
-            return qobj, None
+            return encode_qobj(qobj), None
         if len(items) != 1:
             raise IBMQBackendValueError(
                 "run() takes QuantumCircuits (one or a list), or a single Qobj (model or dict); "
@@ -217,12 +249,9 @@ class IBMQBackend:
                 "run() takes QuantumCircuits (install ibmq-async[qiskit]), a QasmQobj/PulseQobj "
                 f"or a Qobj dict, not {type(item).__name__}"
             )
-        qobj = model.to_wire()
-        config = qobj.setdefault("config", {})
-        config.update(given_options)
-        if header:
-            qobj.setdefault("header", {}).update(header)
-        return qobj, model
+        if given_options or header:
+            model = _with_options(model, given_options, header)
+        return encode_qobj(model), model if isinstance(item, (QasmQobj, PulseQobj)) else None
 
     def _check_run_options(self, options: dict[str, Any]) -> None:
         config = self._configuration
@@ -258,6 +287,7 @@ class IBMQBackend:
         init_qubits: bool | None = None,
         live_data_enabled: bool | None = None,
         submission_key: str | None = None,
+        check_existing: bool | None = None,
         **run_config: Any,
     ) -> IBMQJob:
         """Submit circuits to the backend and return the job.
@@ -288,6 +318,10 @@ class IBMQBackend:
                 Qobj).
             submission_key: A key that makes this submission idempotent; a repeat with the
                 same key returns the same job.
+            check_existing: Look for a job made with ``submission_key`` before creating
+                one (one more request). Defaults to ``True`` when a key is given; pass
+                ``False`` for a key known to be new. Failures that leave it unknown whether
+                the job was made are reconciled either way.
             **run_config: Other Qobj configuration keys.
 
         Returns:
@@ -323,16 +357,17 @@ class IBMQBackend:
         given = {k: v for k, v in explicit.items() if v is not None}
         options = {k: v for k, v in {**self._options, **given}.items() if v is not None}
         self._check_run_options(options)
-        qobj, model = self._build_qobj(circuits, header, options, given)
+        content, model = self._build_qobj(circuits, header, options, given)
         try:
             record = await self._api.submit_job(
                 self.name(),
-                qobj,
+                content,
                 job_name=job_name,
                 job_tags=list(job_tags) if job_tags else None,
                 experiment_id=experiment_id,
                 live_data_enabled=live_data_enabled,
                 submission_key=submission_key,
+                check_existing=check_existing,
             )
         except ApiJobLimitError as error:
             raise IBMQBackendJobLimitError(
@@ -341,7 +376,7 @@ class IBMQBackend:
             ) from error
         except ApiError as error:
             raise IBMQBackendApiError(f"Error submitting job to {self.name()}: {error}") from error
-        return IBMQJob(self, record, self._api, qobj=model or parse_qobj(qobj))
+        return IBMQJob(self, record, self._api, qobj=model)
 
     # --- jobs ---------------------------------------------------------------------------
 

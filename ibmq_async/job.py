@@ -7,6 +7,7 @@ back to polling with backoff; many waiters on one job share one stream.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
@@ -86,6 +87,7 @@ class IBMQJob:
         )
         self._result: Result | None = None
         self._qobj = qobj
+        self._record_is_final = record.status.is_final
 
     # --- identity -----------------------------------------------------------------------
 
@@ -116,7 +118,18 @@ class IBMQJob:
 
     @property
     def record(self) -> JobRecord:
-        """The job record as last received from the service."""
+        """The job record as last received from the service.
+
+        A job seen to end (by a wait or a status call) is not fetched again until
+        something needs the final record (``time_per_step()``, ``error_message()``,
+        ``refresh()``); until then the record may show an earlier status.
+        """
+        return self._record
+
+    async def _final_record(self) -> JobRecord:
+        """The record as of the final status, fetched once when the job has ended."""
+        if self._status.is_final and not self._record_is_final:
+            await self._refresh()
         return self._record
 
     @property
@@ -148,6 +161,7 @@ class IBMQJob:
         with _job_api_errors(self.job_id(), "refresh"):
             record = await self._api.job_get(self.job_id(), timeout=timeout)
         self._record = record
+        self._record_is_final = record.status.is_final
         self._status = record.status
         if record.status is not ApiJobStatus.QUEUED:
             self._queue_info = None
@@ -170,8 +184,7 @@ class IBMQJob:
     async def status(self, *, timeout: float | None = None) -> JobStatus:
         """The status of the job.
 
-        A final status is cached and answered without a request. When the job becomes
-        final, its record is fetched again (name, tags, time per step, error).
+        A final status is cached and answered without a request.
 
         Raises:
             IBMQJobApiError: The request failed (after the client's retries).
@@ -181,8 +194,6 @@ class IBMQJob:
         with _job_api_errors(self.job_id(), "get the status of"):
             response = await self._api.job_status(self.job_id(), timeout=timeout)
         self._apply_status(response)
-        if self._status.is_final:
-            await self._refresh(timeout=timeout)
         return self._status.job_status
 
     async def done(self) -> bool:
@@ -276,7 +287,6 @@ class IBMQJob:
         except ApiError as error:
             raise IBMQJobApiError(f"Unable to wait for job {self.job_id()}: {error}") from error
         self._apply_status(final)
-        await self._refresh()
         return self._status.job_status
 
     async def watch(self) -> AsyncIterator[JobStatus]:
@@ -301,8 +311,6 @@ class IBMQJob:
                     yield current
                 if self._status.is_final:
                     break
-        if self._status.is_final:
-            await self._refresh()
 
     # --- result -------------------------------------------------------------------------
 
@@ -378,6 +386,8 @@ class IBMQJob:
     async def _error_text(self, result: Result | None) -> str:
         if result is not None and any(not item.success for item in result.results):
             return self._failed_experiments_text(result)
+        with contextlib.suppress(IBMQJobApiError):
+            await self._final_record()
         if self._record.error is not None:
             return self._record.error.render()
         if result is not None and not result.success:
@@ -447,7 +457,11 @@ class IBMQJob:
         Raises:
             IBMQJobApiError: The request failed.
         """
-        if not self._status.is_final or self._record.time_per_step is None:
+        if (
+            not self._status.is_final
+            or not self._record_is_final
+            or self._record.time_per_step is None
+        ):
             await self._refresh()
         return dict(self._record.time_per_step) if self._record.time_per_step else None
 

@@ -29,7 +29,13 @@ from pydantic import BaseModel
 
 from ibmq_async.api.filters import format_query_datetime, paginate_where
 from ibmq_async.api.retry import NOT_SENT_EXCEPTIONS, RetryPolicy, call_with_retry
-from ibmq_async.api.session import STORAGE_TIMEOUT, HttpSession, protocol_error, validate_model
+from ibmq_async.api.session import (
+    STORAGE_TIMEOUT,
+    HttpSession,
+    protocol_error,
+    validate_model,
+    validate_model_json,
+)
 from ibmq_async.api.websocket import (
     DEFAULT_POLLING_POLICY,
     JobStatusWatcher,
@@ -113,10 +119,18 @@ def _stringify_keys(value: Any) -> Any:
 
 
 def encode_qobj(qobj: Mapping[str, Any] | QasmQobj | PulseQobj) -> bytes:
-    """The Qobj as the JSON that is uploaded (complex numbers as ``[re, im]``, numpy as lists)."""
+    """The Qobj as the JSON that is uploaded (complex numbers as ``[re, im]``, numpy as lists).
+
+    A model is serialised by pydantic-core; a dict by ``json``, its keys turned into
+    strings first only if ``json`` refuses one.
+    """
     if isinstance(qobj, BaseModel):
         return qobj.model_dump_json(by_alias=True, exclude_unset=True).encode()
-    return json.dumps(_stringify_keys(qobj), default=_json_default).encode()
+    try:
+        text = json.dumps(qobj, default=_json_default, separators=(",", ":"))
+    except TypeError:
+        text = json.dumps(_stringify_keys(qobj), default=_json_default, separators=(",", ":"))
+    return text.encode()
 
 
 def _is_ambiguous(exc: BaseException) -> bool:
@@ -508,13 +522,14 @@ class AccountClient:
     async def submit_job(
         self,
         backend_name: str,
-        qobj: Mapping[str, Any] | QasmQobj | PulseQobj,
+        qobj: Mapping[str, Any] | QasmQobj | PulseQobj | bytes,
         *,
         job_name: str | None = None,
         job_tags: Sequence[str] | None = None,
         experiment_id: str | None = None,
         live_data_enabled: bool | None = None,
         submission_key: str | None = None,
+        check_existing: bool | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
     ) -> JobRecord:
@@ -533,12 +548,15 @@ class AccountClient:
 
         Args:
             backend_name: The backend to run on.
-            qobj: The Qobj (a model or its JSON-compatible dict).
+            qobj: The Qobj (a model, its JSON-compatible dict, or its JSON encoded).
             job_name: A name for the job.
             job_tags: Tags for the job (the submission tag is added).
             experiment_id: Sent as ``experimentTag``.
             live_data_enabled: Sent as ``liveDataEnabled``.
             submission_key: The key of this submission (a new UUID if ``None``).
+            check_existing: Look for a job with the key's tag before the first create
+                call (one more request); defaults to whether ``submission_key`` was given.
+                Pass ``False`` for a key known to be new.
             timeout: Seconds for the whole submission.
             retry: The retry policy of every step.
 
@@ -557,14 +575,16 @@ class AccountClient:
         tags = [*(job_tags or [])]
         if tag not in tags:
             tags.append(tag)
-        content = encode_qobj(qobj)
+        content = qobj if isinstance(qobj, bytes) else encode_qobj(qobj)
         policy = retry or self.retry
 
         async def submit() -> JobRecord:
             created = await self._create_exactly_once(
                 backend_name,
                 key=key,
-                look_first=submission_key is not None,
+                look_first=(
+                    submission_key is not None if check_existing is None else check_existing
+                ),
                 policy=policy,
                 job_name=job_name,
                 job_tags=tags,
@@ -767,8 +787,8 @@ class AccountClient:
                 timeout=None,
                 retry=retry,
             )
-            data, response = await self._download(link.url, retry=retry)
-            result = validate_model(Result, data, what="result", response=response)
+            response = await self._download_response(link.url, retry=retry)
+            result = validate_model_json(Result, response, what="result")
             try:
                 await self._session.request(
                     "POST",
@@ -805,14 +825,17 @@ class AccountClient:
         return await _within(timeout, f"Downloading the Qobj of job {job_id}", download)
 
     async def _download(self, url: str, *, retry: RetryPolicy | None) -> tuple[Any, httpx.Response]:
-        response = await self._session.request(
+        response = await self._download_response(url, retry=retry)
+        return self._session.decode_json(response), response
+
+    async def _download_response(self, url: str, *, retry: RetryPolicy | None) -> httpx.Response:
+        return await self._session.request(
             "GET",
             url,
             authenticated=_same_origin(url, self.api_url),
             base_timeout=STORAGE_TIMEOUT,
             retry=retry or self.retry,
         )
-        return self._session.decode_json(response), response
 
     async def job_properties(
         self, job_id: str, *, timeout: float | None = None, retry: RetryPolicy | None = None

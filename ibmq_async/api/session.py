@@ -65,6 +65,7 @@ __all__ = [
     "protocol_error",
     "trace_id_of",
     "validate_model",
+    "validate_model_json",
 ]
 
 logger = logging.getLogger("ibmq_async")
@@ -330,6 +331,26 @@ def validate_model(
         if sensitive:
             raise error from None
         raise error from exc
+
+
+def validate_model_json(model: type[M], response: httpx.Response, *, what: str) -> M:
+    """Validate the JSON body of ``response`` into ``model`` straight from its bytes.
+
+    Faster than :func:`validate_model` after ``json.loads`` for large documents, and it
+    builds no intermediate dicts.
+
+    Raises:
+        ApiProtocolError: The body is not JSON, or does not fit the model (the error names
+            the fields and carries the response).
+    """
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise protocol_error(f"The {what} is not valid JSON", response) from exc
+        raise protocol_error(
+            f"The {what} does not fit the protocol: {describe_validation_error(exc)}", response
+        ) from exc
 
 
 class HttpSession:

@@ -218,6 +218,24 @@ async def test_qobj_dicts_and_models_are_accepted(vigo: IBMQBackend) -> None:
 
 
 @pytest.mark.asyncio
+async def test_options_given_with_a_qobj_model_apply_to_a_copy(vigo: IBMQBackend) -> None:
+    model = (await (await vigo.run(native_bell(), shots=32)).qobj()).model_copy()
+    before = model.to_wire()
+    job = await vigo.run(model, shots=48, header={"note": "kept"}, memory=True)
+    assert model.to_wire() == before  # the caller's model is untouched
+    submitted = await job.qobj()  # the model kept on the job: no download
+    assert submitted.config.shots == 48
+    assert submitted.config.memory is True
+    assert submitted.header.model_dump()["note"] == "kept"
+    assert submitted.experiments is model.experiments
+    result = await job.result(timeout=60)
+    assert sum(result.get_counts().values()) == 48
+    assert len(result.get_memory()) == 48
+    with pytest.raises(IBMQBackendValueError, match=r"(?s)do not fit the Qobj.*rep_delay"):
+        await vigo.run(model, rep_delay="soon")
+
+
+@pytest.mark.asyncio
 async def test_bad_input_is_refused_before_any_request(
     service: LocalService, vigo: IBMQBackend
 ) -> None:
@@ -471,6 +489,24 @@ async def test_name_tags_time_per_step_and_properties(vigo: IBMQBackend) -> None
     assert properties.backend_name == "ibmq_vigo"
     refetched = await vigo.retrieve_job(job.job_id())
     assert refetched.name() == "second"
+
+
+@pytest.mark.asyncio
+async def test_the_final_record_is_fetched_only_when_needed(vigo: IBMQBackend) -> None:
+    job = await vigo.run(native_bell(), shots=8)
+    submitted_status = job.record.status
+    await job.result(timeout=60)
+    # The wait and the download did not fetch the record again...
+    assert job.record.status is submitted_status
+    assert await job.status() is JobStatus.DONE
+    # ...the first call that needs it does, once.
+    steps = await job.time_per_step()
+    assert steps is not None
+    assert list(steps)[-1] == "COMPLETED"
+    assert job.record.status.value == "COMPLETED"
+    record = job.record
+    assert await job.time_per_step() == steps
+    assert job.record is record
 
 
 @pytest.mark.asyncio

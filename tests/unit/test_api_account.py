@@ -26,7 +26,7 @@ from api_fakes import (
 )
 
 import ibmq_async
-from ibmq_async.api import SUBMISSION_TAG_PREFIX, AccountClient, Connection
+from ibmq_async.api import SUBMISSION_TAG_PREFIX, AccountClient, Connection, encode_qobj
 from ibmq_async.exceptions import (
     ApiJobLimitError,
     ApiProtocolError,
@@ -472,6 +472,30 @@ async def test_job_result_that_does_not_fit_is_a_protocol_error(
             await client.job_result("j1")
     assert info.value.response is not None
     assert download.calls[0].request.headers["X-Access-Token"] == "<redacted>"  # same origin
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", [b"", b"<html>busy</html>", b'{"results": ['])
+async def test_a_result_that_is_not_json_is_a_protocol_error(
+    router: respx.Router, recorder: WaitRecorder, body: bytes
+) -> None:
+    storage = f"{API_URL}/results/j1"
+    router.get(f"{HGP}/Jobs/j1/resultDownloadUrl").respond(json={"url": storage})
+    router.get(storage).respond(200, content=body)
+    conn, client = await account(router, recorder)
+    async with conn:
+        with pytest.raises(ApiProtocolError, match="The result is not valid JSON") as info:
+            await client.job_result("j1")
+    assert info.value.response is not None
+
+
+def test_encode_qobj_writes_compact_json_and_copes_with_odd_keys() -> None:
+    qobj = bell_qobj()
+    assert encode_qobj(qobj) == json.dumps(qobj, separators=(",", ":")).encode()
+    odd = {**qobj, "header": {(1, 2): "tuple key", 3: complex(1, -1)}}
+    assert json.loads(encode_qobj(odd))["header"] == {"(1, 2)": "tuple key", "3": [1.0, -1.0]}
+    model = QasmQobj.model_validate(qobj)
+    assert json.loads(encode_qobj(model)) == json.loads(encode_qobj(qobj))
 
 
 @pytest.mark.asyncio
