@@ -66,6 +66,7 @@ logger = logging.getLogger("ibmq_async")
 LAYOUT_TAG_PREFIX = "ibmq_async_jobset_layout_"
 """Tag recording how a set was split: ``<prefix><experiments>_<per job>``."""
 
+_RETRY_SUFFIX = re.compile(r"-r(\d+)$")
 _NAME_PATTERN = re.compile(r"^(.*)_([0-9]+)_$")
 _DEFAULT_MAX_CONCURRENT = 32
 _LIMIT_RETRY_FIRST = 1.0
@@ -89,6 +90,7 @@ class ManagedJob:
     status: JobStatus | None = None
     attempt: int = 0
     submission_key: str | None = None
+    may_exist: bool = False
     holds_slot: bool = False
     finished: anyio.Event = field(default_factory=anyio.Event)
 
@@ -406,6 +408,7 @@ class ManagedJobSet:
                     job_name=f"{self._name}_{chunk.index}_",
                     job_tags=[*self._tags, self.set_tag, self.layout_tag],
                     submission_key=self._submission_key(chunk),
+                    check_existing=chunk.may_exist,
                     **self._run_config,
                 )
                 chunk.status = chunk.job.api_status.job_status
@@ -656,6 +659,8 @@ class ManagedJobSet:
             ):
                 self._chunk_experiments(chunk)
                 chunk.attempt += 1
+                chunk.submission_key = None
+                chunk.may_exist = True
                 chunk.job = None
                 chunk.submit_error = None
                 chunk.status = None
@@ -698,6 +703,7 @@ class ManagedJobSet:
             (t for job in jobs for t in job.tags() if t.startswith(LAYOUT_TAG_PREFIX)), None
         )
         parsed: dict[int, IBMQJob] = {}
+        attempts: dict[int, int] = {}
         set_name = ""
         for job in jobs:
             match = _NAME_PATTERN.match(job.name() or "")
@@ -707,6 +713,7 @@ class ManagedJobSet:
                     "not '<set name>_<index>_'"
                 )
             set_name, index = match.group(1), int(match.group(2))
+            attempts[index] = max(attempts.get(index, 0), _attempt_of(job))
             current = parsed.get(index)
             if current is None or _prefer(job, current):
                 parsed[index] = job
@@ -739,6 +746,10 @@ class ManagedJobSet:
                 per_job=per_job,
                 max_concurrent_jobs=max_concurrent_jobs or await _default_concurrency(backend),
             )
+            for chunk in job_set._chunks:
+                # A submission of a resumed set may have reached the service unseen.
+                chunk.may_exist = True
+                chunk.attempt = attempts.get(chunk.index, 0)
             for index, job in parsed.items():
                 if index >= len(job_set._chunks):
                     raise IBMQJobManagerInvalidStateError(
@@ -836,6 +847,12 @@ def _prefer(candidate: IBMQJob, current: IBMQJob) -> bool:
     if a != b:
         return a > b
     return candidate.creation_date() > current.creation_date()
+
+
+def _attempt_of(job: IBMQJob) -> int:
+    """Which retry of its chunk a job is (0 for the first submission), from its key."""
+    match = _RETRY_SUFFIX.search(_submission_key_of(job) or "")
+    return int(match.group(1)) if match else 0
 
 
 def _submission_key_of(job: IBMQJob) -> str | None:

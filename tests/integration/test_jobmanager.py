@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -215,6 +216,56 @@ async def test_a_failed_chunk_leaves_the_rest_reachable_and_a_cancelled_one_is_r
     retried = second.jobs()[1]
     assert retried is not None
     assert retried.job_id() != victim.job_id()
+
+
+def _count_submission_lookups(provider: AccountProvider) -> list[str]:
+    """Record the job listings filtered on a submission tag that the provider sends."""
+    seen: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        if "/Jobs/status" in request.url.path and "ibmq_async_submission_" in str(request.url):
+            seen.append(str(request.url))
+
+    provider._connection.session.client.event_hooks["request"].append(record)
+    return seen
+
+
+@pytest.mark.asyncio
+async def test_a_new_set_creates_without_lookups_and_retries_look_first(
+    provider: AccountProvider, simulator: IBMQBackend
+) -> None:
+    lookups = _count_submission_lookups(provider)
+    circuits = numbered_circuits(6)
+    circuits[0].metadata = {"simulate_failure": "always"}
+    first = await IBMQJobManager().run(circuits, simulator, max_experiments_per_job=2, shots=2)
+    await first.results(timeout=120, partial=True)
+    assert lookups == []  # a new set's keys are new: no lookup before creating
+
+    # Resuming a set whose jobs all exist submits nothing and looks nothing up.
+    again = await IBMQJobManager().run(
+        circuits, simulator, max_experiments_per_job=2, shots=2, job_set_id=first.job_set_id()
+    )
+    assert [job.job_id() for job in again.jobs() if job] == [
+        job.job_id() for job in first.jobs() if job
+    ]
+    assert lookups == []
+
+    # A retry looks first, and every retry is a new job, in this process or a later one.
+    failed = again.jobs()[0]
+    assert failed is not None
+    await again.retry_failed(timeout=120)
+    assert len(lookups) == 1
+    retried = again.jobs()[0]
+    assert retried is not None
+    assert retried.job_id() != failed.job_id()
+    later = await ManagedJobSet.retrieve(first.job_set_id(), provider)
+    await later.resume(circuits, shots=2)
+    await later.wait(timeout=120)
+    await later.retry_failed(timeout=120)
+    newest = later.jobs()[0]
+    assert newest is not None
+    assert newest.job_id() not in (failed.job_id(), retried.job_id())
+    assert len(await _set_jobs(provider, later)) == 5  # 3 chunks, the first tried 3 times
 
 
 @pytest.mark.asyncio
