@@ -755,11 +755,13 @@ class Engine:
         The filter sees the job objects without ``infoQueue`` (it changes all the time);
         the jobs of the answer get it.
         """
+        wanted = query.tags_any
         with self._lock:
             documents = [
                 job.document()
                 for job in reversed(self.jobs.values())
-                if self._visible(job, user, hgp)
+                if (wanted is None or not wanted.isdisjoint(job.tags))
+                and self._visible(job, user, hgp)
             ]
             page = query.select(documents)
             answer = []

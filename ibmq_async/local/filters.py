@@ -68,6 +68,9 @@ class Filter:
         skip: How many matching documents to skip first.
         fields: Top-level keys to keep (``include``) or drop; ``None`` keeps all.
         include: Whether ``fields`` lists the keys to keep rather than those to drop.
+        tags_any: When ``where`` can only match documents whose ``tags`` hold one of
+            these strings, the strings (so a store can skip the others before building
+            their documents); ``None`` when it says nothing of the kind.
     """
 
     where: Predicate
@@ -76,6 +79,7 @@ class Filter:
     skip: int = 0
     fields: frozenset[str] | None = None
     include: bool = True
+    tags_any: frozenset[str] | None = None
 
     def apply(self, documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Select, sort, page and project ``documents``."""
@@ -137,7 +141,39 @@ def parse_filter(text: str | None) -> Filter:
         skip=skip,
         fields=fields,
         include=include,
+        tags_any=None if where in (None, {}) else required_tags(where),
     )
+
+
+def required_tags(where: dict[str, Any]) -> frozenset[str] | None:
+    """Strings one of which ``tags`` must hold for a (valid) ``where`` to match, if any.
+
+    With several such conditions (``and``), each must hold, so the smallest set is given.
+
+    Looks at a top-level ``tags`` condition (a string, or ``inq`` of strings) and at the
+    members of a top-level ``and``. Strings that the filters would also compare as
+    timestamps or numbers are left alone (they can equal other spellings).
+    """
+    found: frozenset[str] | None = None
+    conditions = [where.get("tags", _MISSING)]
+    conjuncts = where.get("and")
+    if isinstance(conjuncts, list):
+        conditions += [item.get("tags", _MISSING) for item in conjuncts if isinstance(item, dict)]
+    for condition in conditions:
+        if isinstance(condition, str):
+            candidates: Any = [condition]
+        elif isinstance(condition, dict) and set(condition) <= {"inq", "options"}:
+            candidates = condition.get("inq")
+        else:
+            continue
+        if not isinstance(candidates, list) or not all(
+            isinstance(tag, str) and _key(tag) == (3, tag) for tag in candidates
+        ):
+            continue
+        tags = frozenset(candidates)
+        if found is None or len(tags) < len(found):
+            found = tags  # each condition must hold: any one of them narrows the search
+    return found
 
 
 def _non_negative(value: Any, name: str) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from ibmq_async.local import BackendConfig, LocalService, LocalServiceConfig, UserConfig
+from ibmq_async.local.filters import parse_filter
 
 SIM = "ibmq_qasm_simulator"
 PAUSED = "ibmq_vigo"
@@ -240,3 +242,34 @@ def test_filters_on_another_project_are_refused(
 ) -> None:
     response = jobs["api"].list_jobs({}, hgp=("ibm-q", "open", "main"))
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ({"tags": "even"}, {"even"}),
+        ({"tags": {"inq": ["n1", "n2"]}}, {"n1", "n2"}),
+        ({"and": [{"tags": {"inq": ["n1", "n2"]}}, {"tags": "n3"}]}, {"n3"}),
+        ({"and": [{"tags": "even"}, {"tags": "n4"}]}, {"even"}),
+        ({"tags": {"inq": ["n1"]}, "name": "Alpha-1"}, {"n1"}),
+        ({"or": [{"tags": "n1"}, {"name": "x"}]}, None),
+        ({"tags": {"nin": ["n1"]}}, None),
+        ({"tags": {"inq": ["2020-01-01T00:00:00Z"]}}, None),  # also equals other spellings
+        ({"tags": {"inq": ["1", 1]}}, None),
+        ({"name": "Alpha-1"}, None),
+    ],
+)
+def test_tag_conditions_are_found_for_the_store_to_skip_other_jobs(
+    where: dict[str, Any], expected: set[str] | None
+) -> None:
+    found = parse_filter(json.dumps({"where": where})).tags_any
+    assert found == (None if expected is None else frozenset(expected))
+
+
+def test_the_tag_shortcut_gives_what_the_full_filter_gives(jobs: dict[str, Any]) -> None:
+    assert ids_of(jobs, {"where": {"tags": "even"}}) == newest_first(jobs, 0, 2, 4)
+    assert ids_of(jobs, {"where": {"tags": {"inq": ["n1", "bad"]}}}) == newest_first(jobs, 1, 6, 7)
+    assert ids_of(
+        jobs, {"where": {"and": [{"tags": {"inq": ["n1", "n3"]}}, {"name": "Alpha-3"}]}}
+    ) == newest_first(jobs, 3)
+    assert ids_of(jobs, {"where": {"tags": "no-such-tag"}}) == []
