@@ -433,6 +433,9 @@ class ManagedJobSet:
                     "Job set %s: job %d was not submitted: %s", self._id, chunk.index, error
                 )
                 break
+            except BaseException:
+                chunk.may_exist = True  # interrupted: the job may have been made all the same
+                raise
         await self._report_progress()
 
     async def _follow(self, chunk: ManagedJob, *, timeout: float | None) -> None:

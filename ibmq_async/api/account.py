@@ -25,13 +25,14 @@ from typing import Any, TypeVar
 
 import anyio
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ibmq_async.api.filters import format_query_datetime, paginate_where
 from ibmq_async.api.retry import NOT_SENT_EXCEPTIONS, RetryPolicy, call_with_retry
 from ibmq_async.api.session import (
     STORAGE_TIMEOUT,
     HttpSession,
+    describe_validation_error,
     protocol_error,
     validate_model,
     validate_model_json,
@@ -194,7 +195,11 @@ class AccountClient:
         self._retry = retry
         self.hgp_url = f"{self.api_url}/Network/{hub}/Groups/{group}/Projects/{project}"
         self._watcher = JobStatusWatcher(
-            session, ws_url, lambda job_id: self.job_status(job_id), polling
+            session,
+            ws_url,
+            lambda job_id: self.job_status(job_id),
+            polling,
+            fetch_statuses=self.job_statuses,
         )
 
     def __repr__(self) -> str:
@@ -645,6 +650,9 @@ class AccountClient:
                     ambiguous = True
                 raise
             await self._delete_orphans(unstarted, keep=created.job_id)
+            if created.status not in (None, ApiJobStatus.CREATING.value):
+                # The key was seen before and that job was started: it is the submission.
+                return await self.job_get(created.job_id, retry=policy)
             return created
 
         return await call_with_retry(
@@ -749,6 +757,50 @@ class AccountClient:
             timeout=timeout,
             retry=retry,
         )
+
+    async def job_statuses(
+        self,
+        job_ids: Sequence[str],
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, JobStatusResponse]:
+        """``GET {HGP}/Jobs/status/v/1`` filtered on ``id``: several jobs' statuses at once.
+
+        Args:
+            job_ids: The jobs (one request: keep it to about 100).
+
+        Returns:
+            The status of each job the answer had, by job id; jobs the project does not
+            have are missing. Items that are not valid statuses are left out with a warning.
+
+        Raises:
+            ApiProtocolError: The answer is not a JSON list.
+            ApiError: The request failed (after retries).
+        """
+        query = {"where": {"id": {"inq": list(job_ids)}}, "limit": len(job_ids)}
+        data, response = await self._call(
+            "GET",
+            f"{self.hgp_url}/Jobs/status/v/1",
+            params={"filter": json.dumps(query, separators=(",", ":"))},
+            timeout=timeout,
+            retry=retry,
+        )
+        if not isinstance(data, list):
+            raise protocol_error("The job status listing is not a JSON list", response)
+        wanted = set(job_ids)
+        statuses: dict[str, JobStatusResponse] = {}
+        for item in data:
+            try:
+                status = JobStatusResponse.model_validate(item)
+            except ValidationError as exc:
+                logger.warning(
+                    "A job status in the listing was left out: %s", describe_validation_error(exc)
+                )
+                continue
+            if status.job_id in wanted:
+                statuses[status.job_id] = status
+        return statuses
 
     async def job_cancel(
         self, job_id: str, *, timeout: float | None = None, retry: RetryPolicy | None = None

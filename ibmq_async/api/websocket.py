@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from wsproto.events import BytesMessage, TextMessage
 
 from ibmq_async.api.session import HttpSession, describe_validation_error
+from ibmq_async.api.status_batch import FetchMany, StatusBatcher, aligned_wait
 from ibmq_async.exceptions import (
     ApiJobWaitTimeoutError,
     WebsocketAuthenticationError,
@@ -189,6 +190,9 @@ class JobStatusWatcher:
         ws_url: The websocket base URL (``urls.ws`` of ``/users/me``), or ``None`` to poll.
         fetch_status: One status poll (``GET .../Jobs/{id}/status/v/1``, with retries).
         policy: Polling and reconnection backoff.
+        fetch_statuses: The statuses of several jobs in one request (with retries); the
+            waits that find every websocket slot taken then poll in batches, their pauses
+            aligned so that they fall due together. ``None``: every wait polls alone.
     """
 
     def __init__(
@@ -197,12 +201,14 @@ class JobStatusWatcher:
         ws_url: str | None,
         fetch_status: Callable[[str], Awaitable[JobStatusResponse]],
         policy: PollingPolicy = DEFAULT_POLLING_POLICY,
+        fetch_statuses: FetchMany | None = None,
     ) -> None:
         self._session = session
         self.ws_url = ws_url
         self._fetch_status = fetch_status
         self.policy = policy
         self._watches: dict[str, _Watch] = {}
+        self.batcher = None if fetch_statuses is None else StatusBatcher(fetch_statuses)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ws_url={self.ws_url!r}, watching={len(self._watches)})"
@@ -339,6 +345,8 @@ class JobStatusWatcher:
                 slots.acquire_on_behalf_of_nowait(watch)
             except anyio.WouldBlock:
                 logger.debug("Job %s: every websocket slot is taken; polling", watch.job_id)
+                await self._poll(watch, until, on_change, batched=self.batcher is not None)
+                return
             else:
                 try:
                     if await self._stream(watch, until, on_change):
@@ -359,17 +367,24 @@ class JobStatusWatcher:
         watch: _Watch,
         until: Callable[[], bool],
         on_change: Callable[[], Awaitable[None]],
+        *,
+        batched: bool = False,
     ) -> None:
         wait: float | None = None
         while True:
-            status = await self._fetch_status(watch.job_id)
+            status = None
+            if batched and self.batcher is not None:
+                status = await self.batcher.status(watch.job_id)
+            if status is None:
+                status = await self._fetch_status(watch.job_id)
             if watch.publish(status):
                 await on_change()
             if until():
                 return
             wait = self.policy.next_wait(wait)
-            logger.debug("Job %s is %s; next poll in %.2f s", watch.job_id, status.status, wait)
-            await self.policy.pause(wait)
+            pause = aligned_wait(wait, anyio.current_time()) if batched else wait
+            logger.debug("Job %s is %s; next poll in %.2f s", watch.job_id, status.status, pause)
+            await self.policy.pause(pause)
 
     # --- the websocket ------------------------------------------------------------------
 

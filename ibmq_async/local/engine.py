@@ -755,12 +755,13 @@ class Engine:
         The filter sees the job objects without ``infoQueue`` (it changes all the time);
         the jobs of the answer get it.
         """
-        wanted = query.tags_any
+        tags, ids = query.tags_any, query.ids_any
         with self._lock:
             documents = [
                 job.document()
                 for job in reversed(self.jobs.values())
-                if (wanted is None or not wanted.isdisjoint(job.tags))
+                if (ids is None or job.id in ids)
+                and (tags is None or not tags.isdisjoint(job.tags))
                 and self._visible(job, user, hgp)
             ]
             page = query.select(documents)

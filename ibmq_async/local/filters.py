@@ -71,6 +71,7 @@ class Filter:
         tags_any: When ``where`` can only match documents whose ``tags`` hold one of
             these strings, the strings (so a store can skip the others before building
             their documents); ``None`` when it says nothing of the kind.
+        ids_any: The same for ``id``: the ids a matching document must have one of.
     """
 
     where: Predicate
@@ -80,6 +81,7 @@ class Filter:
     fields: frozenset[str] | None = None
     include: bool = True
     tags_any: frozenset[str] | None = None
+    ids_any: frozenset[str] | None = None
 
     def apply(self, documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Select, sort, page and project ``documents``."""
@@ -141,24 +143,25 @@ def parse_filter(text: str | None) -> Filter:
         skip=skip,
         fields=fields,
         include=include,
-        tags_any=None if where in (None, {}) else required_tags(where),
+        tags_any=None if where in (None, {}) else required_values(where, "tags"),
+        ids_any=None if where in (None, {}) else required_values(where, "id"),
     )
 
 
-def required_tags(where: dict[str, Any]) -> frozenset[str] | None:
-    """Strings one of which ``tags`` must hold for a (valid) ``where`` to match, if any.
+def required_values(where: dict[str, Any], field: str) -> frozenset[str] | None:
+    """Strings one of which ``field`` must hold for a (valid) ``where`` to match, if any.
 
     With several such conditions (``and``), each must hold, so the smallest set is given.
 
-    Looks at a top-level ``tags`` condition (a string, or ``inq`` of strings) and at the
-    members of a top-level ``and``. Strings that the filters would also compare as
+    Looks at a top-level condition on ``field`` (a string, or ``inq`` of strings) and at
+    the members of a top-level ``and``. Strings that the filters would also compare as
     timestamps or numbers are left alone (they can equal other spellings).
     """
     found: frozenset[str] | None = None
-    conditions = [where.get("tags", _MISSING)]
+    conditions = [where.get(field, _MISSING)]
     conjuncts = where.get("and")
     if isinstance(conjuncts, list):
-        conditions += [item.get("tags", _MISSING) for item in conjuncts if isinstance(item, dict)]
+        conditions += [item.get(field, _MISSING) for item in conjuncts if isinstance(item, dict)]
     for condition in conditions:
         if isinstance(condition, str):
             candidates: Any = [condition]

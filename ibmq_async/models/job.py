@@ -258,10 +258,16 @@ class ObjectStorageInfo(WireModel):
 
 
 class JobCreateResponse(WireModel):
-    """The answer of ``POST {HGP}/Jobs``."""
+    """The answer of ``POST {HGP}/Jobs``.
+
+    ``status`` is the job's status when the server says it (a server that honours an
+    ``Idempotency-Key`` answers a repeat with the job the first call made, which may have
+    been started since).
+    """
 
     job_id: str = Field(alias="id")
     object_storage_info: ObjectStorageInfo = Field(alias="objectStorageInfo")
+    status: str | None = None
 
 
 class JobDataUploadedResponse(WireModel):

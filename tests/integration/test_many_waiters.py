@@ -10,7 +10,7 @@ from qiskit import QuantumCircuit
 from ibmq_async import IBMQFactory, IBMQJob
 from ibmq_async.local import BackendConfig, LocalService, LocalServiceConfig, UserConfig
 
-WAITERS = 150  # the pool holds 100 connections; every open websocket takes one
+WAITERS = 150  # more than the 32 open websockets and the 100 pooled connections
 
 
 @pytest.mark.asyncio
@@ -31,6 +31,16 @@ async def test_150_waits_on_queued_jobs_all_end_with_their_results() -> None:
             service.token, url=service.url, timeout=timeout
         )
         assert provider is not None
+        single_polls: list[str] = []
+        batch_polls: list[str] = []
+
+        async def record(request: httpx.Request) -> None:
+            if request.url.path.endswith("/Jobs/status/v/1"):
+                batch_polls.append(str(request.url))
+            elif request.url.path.endswith("/status/v/1") and "/ws/" not in request.url.path:
+                single_polls.append(str(request.url))
+
+        provider._connection.session.client.event_hooks["request"].append(record)
         async with provider:
             backend = provider.get_backend("ibmq_qasm_simulator")
             jobs: list[IBMQJob] = []
@@ -53,3 +63,7 @@ async def test_150_waits_on_queued_jobs_all_end_with_their_results() -> None:
                     await anyio.sleep(4.0)
                     service.resume_backend("ibmq_qasm_simulator")
     assert counts == [{"1": 2}] * WAITERS
+    # The 118 waits beyond the websockets polled together: one listing for up to 100 jobs
+    # each time they fell due, rather than 118 requests each time.
+    assert single_polls == []
+    assert 2 <= len(batch_polls) <= 40, len(batch_polls)

@@ -264,6 +264,8 @@ def test_tag_conditions_are_found_for_the_store_to_skip_other_jobs(
 ) -> None:
     found = parse_filter(json.dumps({"where": where})).tags_any
     assert found == (None if expected is None else frozenset(expected))
+    by_id = json.loads(json.dumps(where).replace('"tags"', '"id"'))
+    assert parse_filter(json.dumps({"where": by_id})).ids_any == found
 
 
 def test_the_tag_shortcut_gives_what_the_full_filter_gives(jobs: dict[str, Any]) -> None:
@@ -273,3 +275,8 @@ def test_the_tag_shortcut_gives_what_the_full_filter_gives(jobs: dict[str, Any])
         jobs, {"where": {"and": [{"tags": {"inq": ["n1", "n3"]}}, {"name": "Alpha-3"}]}}
     ) == newest_first(jobs, 3)
     assert ids_of(jobs, {"where": {"tags": "no-such-tag"}}) == []
+    some = [jobs["ids"][index] for index in (2, 5)]
+    assert ids_of(jobs, {"where": {"id": {"inq": [*some, "0" * 24]}}}) == newest_first(jobs, 2, 5)
+    assert ids_of(
+        jobs, {"where": {"and": [{"id": {"inq": some}}, {"tags": "odd"}]}}
+    ) == newest_first(jobs, 5)

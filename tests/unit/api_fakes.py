@@ -284,6 +284,7 @@ class FakeJobs:
             200,
             json={
                 "id": job["id"],
+                "status": job["status"],
                 "objectStorageInfo": {"uploadUrl": f"{API_URL}/upload/{job['id']}"},
             },
         )

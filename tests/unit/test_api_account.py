@@ -335,6 +335,28 @@ async def test_resubmitting_with_the_same_key_returns_the_job(
 
 
 @pytest.mark.asyncio
+async def test_a_key_replayed_without_a_lookup_returns_the_started_job(
+    router: respx.Router, recorder: WaitRecorder
+) -> None:
+    fake = FakeJobs(router)
+    conn, client = await account(router, recorder)
+    async with conn:
+        first = await client.submit_job(
+            BACKEND, bell_qobj(), submission_key="fresh", check_existing=False
+        )
+        again = await client.submit_job(
+            BACKEND, bell_qobj(), submission_key="fresh", check_existing=False
+        )
+    assert again.job_id == first.job_id
+    assert again.status is not ApiJobStatus.CREATING
+    assert fake.calls.get("list", 0) == 0
+    assert fake.calls["create"] == 2  # the server answered the repeat with the first job
+    assert fake.calls["upload"] == 1  # which was not uploaded again, nor cancelled
+    assert fake.calls.get("cancel", 0) == 0
+    assert len(fake.jobs) == 1
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_n_submissions_make_n_jobs_under_random_faults(
     router: respx.Router, recorder: WaitRecorder, seed: int
