@@ -8,7 +8,9 @@ work per job. The ways:
 
 * ``ibmq_async``: the SDK with its defaults: ``asyncio.gather`` over all N coroutines, each
   ``job = await backend.run(qobj)`` then ``await job.result()`` (so N jobs in flight at
-  once on the SDK's default connection pool: 100 connections, 20 kept alive).
+  once; the SDK sends at most 32 requests at once and keeps at most 32 status websockets
+  open). ``qobj`` is a ``QasmQobj`` model parsed once, as the original is given terra's
+  ``QasmQobj``.
 * ``ibmq_async_32``: the same with at most 32 jobs in flight (an ``asyncio.Semaphore``
   around run + result), the concurrency of the original's 32 threads.
 * ``ibmq_async_jobmanager``: ``IBMQJobManager().run(circuits, max_experiments_per_job=1)``
@@ -25,6 +27,9 @@ work per job. The ways:
 * ``floor_tuned``: the same calls with at most 8 jobs in flight (a semaphore), 8 pooled
   connections kept alive, and status polling (20 ms, doubling up to 1 s) instead of the
   websocket: the least client CPU per job found for bare httpx on this machine.
+* ``floor_protocol``: ``floor_tuned`` on the transport the SDK uses for REST calls
+  (``ibmq_async.api.transport.ProtocolTransport``) instead of httpx's own: the same calls
+  with no SDK logic at all, so the distance from it to ``ibmq_async`` is the SDK's.
 
 Every run reports the client's and the service's CPU time per job besides jobs per
 second: on a small machine both processes share the same cores, so the client's CPU per
@@ -71,6 +76,7 @@ from _common import (
 WAYS = (
     "original",
     "floor_tuned",
+    "floor_protocol",
     "ibmq_async",
     "ibmq_async_32",
     "ibmq_async_jobmanager",
@@ -126,7 +132,9 @@ def trivial_qobj() -> dict[str, Any]:
 
 async def _worker_ibmq_async(args: argparse.Namespace, qobj: dict[str, Any]) -> dict[str, Any]:
     from ibmq_async import IBMQFactory
+    from ibmq_async.models import QasmQobj
 
+    model = QasmQobj.model_validate(qobj)  # parsed once, as the original's QasmQobj.from_dict
     factory = IBMQFactory()
     provider = await factory.enable_account(args.token, url=args.url)
     assert provider is not None
@@ -137,7 +145,7 @@ async def _worker_ibmq_async(args: argparse.Namespace, qobj: dict[str, Any]) -> 
 
     async def run_and_collect() -> None:
         nonlocal completed
-        job = await backend.run(qobj)
+        job = await backend.run(model)
         result = await job.result()
         if not result.success:
             raise RuntimeError(f"job {job.job_id()} did not succeed")
@@ -228,10 +236,12 @@ async def _worker_jobmanager(args: argparse.Namespace, qobj: dict[str, Any]) -> 
 
 
 async def _worker_floor(
-    args: argparse.Namespace, qobj: dict[str, Any], *, tuned: bool
+    args: argparse.Namespace, qobj: dict[str, Any], *, tuned: bool, protocol: bool = False
 ) -> dict[str, Any]:
     import httpx
     from httpx_ws import aconnect_ws
+
+    from ibmq_async.api.transport import ProtocolTransport
 
     if tuned:
         limits = httpx.Limits(
@@ -243,7 +253,8 @@ async def _worker_floor(
 
         limits, gate = DEFAULT_LIMITS, None
     body = json.dumps(qobj).encode()
-    async with httpx.AsyncClient(limits=limits, timeout=120.0) as client:
+    transport = ProtocolTransport(limits=limits) if protocol else None
+    async with httpx.AsyncClient(limits=limits, timeout=120.0, transport=transport) as client:
         login = await client.post(f"{args.url}/users/loginWithToken", json={"apiToken": args.token})
         token = login.raise_for_status().json()["id"]
         headers = {"X-Access-Token": token}
@@ -328,6 +339,7 @@ async def _worker_floor(
         "concurrency": (
             f"at most {TUNED_IN_FLIGHT} jobs in flight (a semaphore), {TUNED_IN_FLIGHT} pooled "
             "connections, status polling (20 ms doubling to 1 s)"
+            + (", ProtocolTransport" if protocol else "")
             if tuned
             else "all N at once (asyncio.gather), the SDK's pool limits, status websocket"
         ),
@@ -343,7 +355,14 @@ def worker_main(args: argparse.Namespace) -> None:
     elif args.worker == "ibmq_async_jobmanager":
         report = asyncio.run(_worker_jobmanager(args, qobj))
     else:
-        report = asyncio.run(_worker_floor(args, qobj, tuned=args.worker == "floor_tuned"))
+        report = asyncio.run(
+            _worker_floor(
+                args,
+                qobj,
+                tuned=args.worker in ("floor_tuned", "floor_protocol"),
+                protocol=args.worker == "floor_protocol",
+            )
+        )
     usage = client_usage()
     completed = report["completed"]
     print(
@@ -465,7 +484,7 @@ def _ratios(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for way in ("ibmq_async", "ibmq_async_32", "ibmq_async_jobmanager"):
         if way not in runs:
             continue
-        for other in ("original", "floor", "floor_tuned"):
+        for other in ("original", "floor", "floor_tuned", "floor_protocol"):
             if other in runs:
                 ratios[f"{way}_over_{other}"] = _ratio(runs[way], runs[other])
     return ratios
@@ -477,7 +496,7 @@ def chart(document: dict[str, Any], path: str) -> str:
     sizes = [int(n) for n in document["results"]]
     figure, axis = plt.subplots(figsize=(9, 4.8))
     width = 0.8 / len(ways)
-    colors = ["#7f7f7f", "#2ca02c", "#1f77b4", "#aec7e8", "#17becf", "#bcbd22"]
+    colors = ["#7f7f7f", "#2ca02c", "#98df8a", "#1f77b4", "#aec7e8", "#17becf", "#bcbd22"]
     top = 0.0
     for index, way in enumerate(ways):
         xs, heights, labels, hatches = [], [], [], []
