@@ -7,14 +7,18 @@ and account clients share the connection's single client, its retry policy, its 
 and its access token.
 
 REST calls go through :class:`~ibmq_async.api.transport.ProtocolTransport` on asyncio
-(httpx's own transport on other event loops and through proxies); the job status
-websockets use a second client on httpx's transport, which can upgrade connections.
+(httpx's own transport on other event loops and through proxies). The job status
+websockets are opened directly on asyncio (:mod:`ibmq_async.api.ws_protocol`), and
+through httpx-ws on a second client (httpx's transport, which can upgrade connections)
+on other event loops or when a proxy is configured.
 """
 
 from __future__ import annotations
 
+import ssl
 import types
-from collections.abc import Mapping
+import urllib.request
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -152,9 +156,11 @@ class Connection:
             "follow_redirects": False,
         }
         websocket_client: httpx.AsyncClient | None = None
+        websocket_tls: Callable[[], ssl.SSLContext] | None = None
         if transport is None:
+            rest = ProtocolTransport(verify=verify, limits=DEFAULT_LIMITS)
             client = httpx.AsyncClient(
-                transport=ProtocolTransport(verify=verify, limits=DEFAULT_LIMITS),
+                transport=rest,
                 mounts=_proxy_mounts(proxies, verify=verify),
                 limits=DEFAULT_LIMITS,
                 **common,
@@ -162,6 +168,8 @@ class Connection:
             websocket_client = httpx.AsyncClient(
                 mounts=_proxy_mounts(proxies, verify=verify), limits=WEBSOCKET_LIMITS, **common
             )
+            if not proxies and not urllib.request.getproxies():
+                websocket_tls = rest.ssl_context
         else:
             client = httpx.AsyncClient(transport=transport, limits=DEFAULT_LIMITS, **common)
         session = HttpSession(
@@ -169,6 +177,7 @@ class Connection:
             retry=retry or DEFAULT_RETRY_POLICY,
             timeout=_as_timeout(timeout),
             websocket_client=websocket_client,
+            websocket_tls=websocket_tls,
         )
         session.redactor.add(token)
         try:

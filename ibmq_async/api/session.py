@@ -25,18 +25,22 @@ import email.utils
 import json
 import logging
 import os
+import ssl
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
 import anyio
 import httpx
+from httpx_ws import aconnect_ws
 from pydantic import BaseModel, ValidationError
 
 from ibmq_async._version import __version__
 from ibmq_async.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy, call_with_retry
+from ibmq_async.api.ws_protocol import connect_websocket
 from ibmq_async.exceptions import (
     ApiAuthenticationError,
     ApiConnectionError,
@@ -333,6 +337,22 @@ def validate_model(
         raise error from exc
 
 
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class WebSocket(Protocol):
+    """What the status watcher needs of a websocket (httpx-ws's or ours)."""
+
+    async def send_text(self, text: str) -> None: ...
+
+    async def receive(self, timeout: float | None = None) -> Any: ...
+
+
 def validate_model_json(model: type[M], response: httpx.Response, *, what: str) -> M:
     """Validate the JSON body of ``response`` into ``model`` straight from its bytes.
 
@@ -370,6 +390,9 @@ class HttpSession:
         websocket_client: The client that opens the status websockets, if not ``client``
             (whose transport may not do upgrades); closed with the session if it owns
             ``client``.
+        websocket_tls: With it, status websockets on an asyncio loop are opened directly
+            (:mod:`ibmq_async.api.ws_protocol`) and it gives their TLS context; without
+            it (or on another loop) they go through httpx-ws on ``websocket_client``.
     """
 
     def __init__(
@@ -383,11 +406,13 @@ class HttpSession:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_websockets: int = DEFAULT_MAX_WEBSOCKETS,
         websocket_client: httpx.AsyncClient | None = None,
+        websocket_tls: Callable[[], ssl.SSLContext] | None = None,
     ) -> None:
         if max_in_flight < 1 or max_websockets < 0:
             raise ValueError("max_in_flight must be at least 1 and max_websockets at least 0")
         self.client = client
         self.websocket_client = websocket_client or client
+        self._websocket_tls = websocket_tls
         self.retry = retry
         self.timeout = timeout
         self.in_flight = anyio.CapacityLimiter(max_in_flight)
@@ -523,6 +548,28 @@ class HttpSession:
             idempotent=idempotent,
             description=f"{method} {url}",
             timeout=timeout,
+        )
+
+    def websocket(
+        self, url: str, *, ping_interval: float | None
+    ) -> AbstractAsyncContextManager[WebSocket]:
+        """Open a websocket to ``url`` (an async context manager that closes it).
+
+        Directly on an asyncio protocol when the session allows it and the loop is
+        asyncio's; otherwise through httpx-ws on :attr:`websocket_client`, which sends
+        keepalive pings every ``ping_interval`` seconds.
+        """
+        if self._websocket_tls is not None and _on_asyncio():
+            headers = [(b"x-qx-client-application", CLIENT_APPLICATION.encode())]
+            return connect_websocket(
+                url, headers=headers, timeout=self.timeout, ssl_context=self._websocket_tls
+            )
+        return aconnect_ws(
+            url,
+            self.websocket_client,
+            keepalive_ping_interval_seconds=ping_interval,
+            keepalive_ping_timeout_seconds=ping_interval,
+            timeout=self.timeout,
         )
 
     async def request_json(self, method: str, url: str, **kwargs: Any) -> Any:

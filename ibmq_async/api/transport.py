@@ -576,7 +576,7 @@ class ProtocolTransport(httpx.AsyncBaseTransport):
                     lambda: connection,
                     host,
                     port,
-                    ssl=self._ssl() if scheme == "https" else None,
+                    ssl=self.ssl_context() if scheme == "https" else None,
                     server_hostname=host if scheme == "https" else None,
                 ),
                 timeouts.get("connect"),
@@ -597,7 +597,8 @@ class ProtocolTransport(httpx.AsyncBaseTransport):
         self._all.add(connection)
         return connection
 
-    def _ssl(self) -> ssl.SSLContext:
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context of ``https`` connections (made on first use from ``verify``)."""
         if self._ssl_context is None:
             if isinstance(self._verify, ssl.SSLContext):
                 self._ssl_context = self._verify

@@ -29,17 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from httpx_ws import (
-    AsyncWebSocketSession,
-    HTTPXWSException,
-    WebSocketDisconnect,
-    WebSocketUpgradeError,
-    aconnect_ws,
-)
+from httpx_ws import HTTPXWSException, WebSocketDisconnect, WebSocketUpgradeError
 from pydantic import ValidationError
 from wsproto.events import BytesMessage, TextMessage
 
-from ibmq_async.api.session import HttpSession, describe_validation_error
+from ibmq_async.api.session import HttpSession, WebSocket, describe_validation_error
 from ibmq_async.api.status_batch import FetchMany, StatusBatcher, aligned_wait
 from ibmq_async.exceptions import (
     ApiJobWaitTimeoutError,
@@ -449,14 +443,9 @@ class JobStatusWatcher:
         outcome = _WebsocketOutcome()
         assert self._session.auth is not None
         token = self._session.auth.access_token
-        ws: AsyncWebSocketSession
         try:
-            async with aconnect_ws(
-                url,
-                self._session.websocket_client,
-                keepalive_ping_interval_seconds=self.policy.websocket_ping_interval,
-                keepalive_ping_timeout_seconds=self.policy.websocket_ping_interval,
-                timeout=self._session.timeout,
+            async with self._session.websocket(
+                url, ping_interval=self.policy.websocket_ping_interval
             ) as ws:
                 # Exceptions leaving this block come out of httpx-ws's task group wrapped in
                 # an exception group, so the conversation records how it ended instead.
@@ -501,7 +490,7 @@ class JobStatusWatcher:
         return outcome
 
     @staticmethod
-    async def _receive(ws: AsyncWebSocketSession, *, timeout: float | None) -> Any:
+    async def _receive(ws: WebSocket, *, timeout: float | None) -> Any:
         while True:
             event = await ws.receive(timeout=timeout)
             if isinstance(event, (TextMessage, BytesMessage)):
