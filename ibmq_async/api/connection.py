@@ -34,7 +34,7 @@ from ibmq_async.api.session import (
     DEFAULT_TIMEOUT,
     HttpSession,
 )
-from ibmq_async.api.transport import ProtocolTransport
+from ibmq_async.api.transport import ProtocolTransport, SessionClient
 from ibmq_async.api.websocket import DEFAULT_POLLING_POLICY, PollingPolicy
 from ibmq_async.exceptions import IBMQInputValueError
 from ibmq_async.models import NetworkHub, UserInfo
@@ -159,7 +159,7 @@ class Connection:
         websocket_tls: Callable[[], ssl.SSLContext] | None = None
         if transport is None:
             rest = ProtocolTransport(verify=verify, limits=DEFAULT_LIMITS)
-            client = httpx.AsyncClient(
+            client: httpx.AsyncClient = SessionClient(
                 transport=rest,
                 mounts=_proxy_mounts(proxies, verify=verify),
                 limits=DEFAULT_LIMITS,
@@ -171,7 +171,7 @@ class Connection:
             if not proxies and not urllib.request.getproxies():
                 websocket_tls = rest.ssl_context
         else:
-            client = httpx.AsyncClient(transport=transport, limits=DEFAULT_LIMITS, **common)
+            client = SessionClient(transport=transport, limits=DEFAULT_LIMITS, **common)
         session = HttpSession(
             client,
             retry=retry or DEFAULT_RETRY_POLICY,

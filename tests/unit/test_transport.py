@@ -19,7 +19,7 @@ import anyio
 import httpx
 import pytest
 
-from ibmq_async.api.transport import ProtocolTransport
+from ibmq_async.api.transport import ProtocolTransport, SessionClient
 
 
 @dataclass
@@ -474,3 +474,22 @@ def test_on_trio_requests_go_through_httpx_own_transport() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.asyncio
+async def test_the_session_client_keeps_cookies_that_servers_set() -> None:
+    async def affinity(request: RawRequest, writer: asyncio.StreamWriter) -> None:
+        extra = ["Set-Cookie: affinity=node-7; Path=/"] if request.target == "/set" else []
+        writer.write(response(200, request.headers.get("cookie", "-").encode(), *extra))
+        await writer.drain()
+
+    async with (
+        raw_server(affinity) as server,
+        SessionClient(transport=ProtocolTransport()) as http,
+    ):
+        assert (await http.get(f"{server.url}/before")).text == "-"
+        assert (await http.get(f"{server.url}/set")).text == "-"
+        assert (await http.get(f"{server.url}/after")).text == "affinity=node-7"
+        assert http.cookies["affinity"] == "node-7"
+        http.cookies = {"chosen": "1"}
+        assert (await http.get(f"{server.url}/replaced")).text == "chosen=1"
