@@ -25,6 +25,7 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -77,6 +78,10 @@ ProgressCallback = Callable[[Mapping[str, int]], Awaitable[None] | None]
 then the names of :class:`JobStatus`); sync or async."""
 
 
+_STATE_FIELDS = frozenset({"job", "status", "submit_error"})
+_FINISHED_STATES = frozenset({"DONE", "ERROR", "CANCELLED", "FAILED_SUBMISSION"})
+
+
 @dataclass
 class ManagedJob:
     """One chunk of a job set: experiments ``[start, end)`` and the job that runs them."""
@@ -93,6 +98,20 @@ class ManagedJob:
     may_exist: bool = False
     holds_slot: bool = False
     finished: anyio.Event = field(default_factory=anyio.Event)
+    on_state_change: Callable[[str, str], None] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        watcher = self.__dict__.get("on_state_change")
+        if watcher is None or name not in _STATE_FIELDS:
+            object.__setattr__(self, name, value)
+            return
+        before = self.state
+        object.__setattr__(self, name, value)
+        after = self.state
+        if after != before:
+            watcher(before, after)
 
     @property
     def size(self) -> int:
@@ -246,6 +265,9 @@ class ManagedJobSet:
             ManagedJob(index=i, start=start, end=end)
             for i, (start, end) in enumerate(_chunk_bounds(experiment_count, per_job))
         ]
+        self._counts: Counter[str] = Counter(chunk.state for chunk in self._chunks)
+        for chunk in self._chunks:
+            chunk.on_state_change = self._count_state_change
         self._slots = anyio.Semaphore(max(1, max_concurrent_jobs))
         self._slot_freed = anyio.Event()
         self._drive_lock = anyio.Lock()
@@ -328,16 +350,17 @@ class ManagedJobSet:
 
     # --- progress -----------------------------------------------------------------------
 
+    def _count_state_change(self, before: str, after: str) -> None:
+        self._counts[before] -= 1
+        self._counts[after] += 1
+
     def _state_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for chunk in self._chunks:
-            counts[chunk.state] = counts.get(chunk.state, 0) + 1
-        return counts
+        return {state: count for state, count in self._counts.items() if count}
 
     async def _report_progress(self) -> None:
         counts = self._state_counts()
         if self._progress_bar is not None:
-            finished = sum(1 for chunk in self._chunks if chunk.is_final)
+            finished = sum(counts.get(state, 0) for state in _FINISHED_STATES)
             self._progress_bar.n = finished
             self._progress_bar.set_postfix(counts, refresh=False)
             self._progress_bar.refresh()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -242,8 +243,14 @@ async def test_a_new_set_creates_without_lookups_and_retries_look_first(
     assert lookups == []  # a new set's keys are new: no lookup before creating
 
     # Resuming a set whose jobs all exist submits nothing and looks nothing up.
+    progress: list[dict[str, int]] = []
     again = await IBMQJobManager().run(
-        circuits, simulator, max_experiments_per_job=2, shots=2, job_set_id=first.job_set_id()
+        circuits,
+        simulator,
+        max_experiments_per_job=2,
+        shots=2,
+        job_set_id=first.job_set_id(),
+        on_progress=lambda counts: progress.append(dict(counts)),
     )
     assert [job.job_id() for job in again.jobs() if job] == [
         job.job_id() for job in first.jobs() if job
@@ -258,6 +265,10 @@ async def test_a_new_set_creates_without_lookups_and_retries_look_first(
     retried = again.jobs()[0]
     assert retried is not None
     assert retried.job_id() != failed.job_id()
+    # The counts reported as chunks change state match a recount at the end.
+    assert progress[-1] == dict(Counter(chunk.state for chunk in again.managed_jobs()))
+    assert progress[-1] == {"ERROR": 1, "DONE": 2}
+    assert any(counts.get("PENDING") == 1 for counts in progress)  # the retry, before submitting
     later = await ManagedJobSet.retrieve(first.job_set_id(), provider)
     await later.resume(circuits, shots=2)
     await later.wait(timeout=120)
