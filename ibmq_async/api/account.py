@@ -778,7 +778,11 @@ class AccountClient:
             ApiProtocolError: The answer is not a JSON list.
             ApiError: The request failed (after retries).
         """
-        query = {"where": {"id": {"inq": list(job_ids)}}, "limit": len(job_ids)}
+        query = {
+            "where": {"id": {"inq": list(job_ids)}},
+            "limit": len(job_ids),
+            "fields": ["id", "status", "creationDate", "infoQueue"],
+        }
         data, response = await self._call(
             "GET",
             f"{self.hgp_url}/Jobs/status/v/1",

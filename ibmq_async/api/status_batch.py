@@ -28,13 +28,14 @@ FetchMany = Callable[[Sequence[str]], Awaitable[dict[str, JobStatusResponse]]]
 
 
 class _Poll:
-    __slots__ = ("done", "error", "status", "waiters")
+    __slots__ = ("done", "error", "status", "waiters", "wake")
 
     def __init__(self) -> None:
         self.waiters = 0
         self.done = False
         self.status: JobStatusResponse | None = None
         self.error: BaseException | None = None
+        self.wake = anyio.Event()  # set when answered, or when its caller is to lead
 
 
 class StatusBatcher:
@@ -55,7 +56,6 @@ class StatusBatcher:
         self._window = window
         self._pending: dict[str, _Poll] = {}
         self._leading = False
-        self._round = anyio.Event()
         self.requests = 0
 
     def __repr__(self) -> str:
@@ -76,15 +76,19 @@ class StatusBatcher:
         poll.waiters += 1
         try:
             while not poll.done:
-                if self._leading:
-                    current = self._round
-                    await current.wait()
-                else:
+                if not self._leading:
                     await self._lead(poll)
+                    continue
+                wake = poll.wake
+                await wake.wait()
+                if not poll.done:
+                    poll.wake = anyio.Event()  # asked to lead: check that nobody else does
         finally:
             poll.waiters -= 1
             if not poll.done and poll.waiters == 0 and self._pending.get(job_id) is poll:
                 del self._pending[job_id]  # nobody waits for it any more
+            if not self._leading:
+                self._hand_over()
         if poll.error is not None:
             raise poll.error
         return poll.status
@@ -97,7 +101,12 @@ class StatusBatcher:
                 await self._send_one_batch()
         finally:
             self._leading = False
-            self._next_round()
+
+    def _hand_over(self) -> None:
+        """Wake the caller of the oldest pending poll to lead the next batch."""
+        for poll in self._pending.values():
+            poll.wake.set()
+            return
 
     async def _send_one_batch(self) -> None:
         job_ids = list(islice(self._pending, self._batch_size))
@@ -109,6 +118,7 @@ class StatusBatcher:
             for poll in polls:
                 poll.error = error
                 poll.done = True
+                poll.wake.set()
         except BaseException:
             for job_id, poll in zip(job_ids, polls, strict=True):
                 self._pending.setdefault(job_id, poll)  # cancelled: someone else asks again
@@ -117,11 +127,7 @@ class StatusBatcher:
             for job_id, poll in zip(job_ids, polls, strict=True):
                 poll.status = statuses.get(job_id)
                 poll.done = True
-        self._next_round()
-
-    def _next_round(self) -> None:
-        self._round.set()
-        self._round = anyio.Event()
+                poll.wake.set()
 
 
 def aligned_wait(wait: float, now: float) -> float:

@@ -132,7 +132,9 @@ class _Watch:
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
-        self.history: list[JobStatusResponse] = []
+        self.history: list[JobStatusResponse] = []  # entries from position ``offset`` on
+        self.offset = 0
+        self.cursors: list[list[int]] = []  # each user's next position to deliver
         self.changed = anyio.Event()
         self.driving = False
         self.users = 0
@@ -159,6 +161,39 @@ class _Watch:
         self.history.append(status)
         self.notify()
         return True
+
+    @property
+    def end(self) -> int:
+        """The position after the last status."""
+        return self.offset + len(self.history)
+
+    def add_cursor(self) -> list[int]:
+        """A new user's position: it sees the statuses from the oldest one kept."""
+        cursor = [self.offset]
+        self.cursors.append(cursor)
+        return cursor
+
+    def remove_cursor(self, cursor: list[int]) -> None:
+        self.cursors.remove(cursor)
+        self.trim()
+
+    def next_for(self, cursor: list[int]) -> JobStatusResponse | None:
+        """The next status for the user at ``cursor`` (moving it on), or ``None``."""
+        if cursor[0] >= self.end:
+            return None
+        status = self.history[cursor[0] - self.offset]
+        cursor[0] += 1
+        self.trim()
+        return status
+
+    def trim(self) -> None:
+        """Forget statuses every user has seen, but the last (a long queued wait whose
+        queue info keeps changing would otherwise keep every one)."""
+        keep_from = min((cursor[0] for cursor in self.cursors), default=self.end)
+        drop = min(keep_from, self.end - 1) - self.offset
+        if drop > 0:
+            del self.history[:drop]
+            self.offset += drop
 
     def notify(self) -> None:
         self.changed.set()
@@ -234,13 +269,10 @@ class JobStatusWatcher:
                 a status that is not in the protocol (:class:`ApiProtocolError`).
         """
         watch = self._acquire(job_id)
-        delivered = 0
+        cursor = watch.add_cursor()
 
         async def deliver() -> None:
-            nonlocal delivered
-            while delivered < len(watch.history):
-                status = watch.history[delivered]
-                delivered += 1
+            while (status := watch.next_for(cursor)) is not None:
                 if on_status is not None:
                     result = on_status(status)
                     if inspect.isawaitable(result):
@@ -262,27 +294,28 @@ class JobStatusWatcher:
             error.last_status = last
             raise error
         finally:
+            watch.remove_cursor(cursor)
             self._release(watch)
 
     async def watch(self, job_id: str) -> AsyncIterator[JobStatusResponse]:
         """Yield each new status of the job, ending after the final one."""
         watch = self._acquire(job_id)
-        index = 0
+        cursor = watch.add_cursor()
         try:
             while True:
-                if index < len(watch.history):
-                    status = watch.history[index]
-                    index += 1
+                status = watch.next_for(cursor)
+                if status is not None:
                     yield status
                     if status.status.is_final:
                         return
                     continue
 
-                def has_new(seen: int = index) -> bool:
-                    return len(watch.history) > seen
+                def has_new(seen: int = cursor[0]) -> bool:
+                    return watch.end > seen
 
                 await self._follow(watch, has_new, _nothing)
         finally:
+            watch.remove_cursor(cursor)
             self._release(watch)
 
     # --- sharing ------------------------------------------------------------------------

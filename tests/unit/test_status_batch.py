@@ -127,3 +127,70 @@ def test_aligned_waits_end_on_the_grid_and_stretch_less_than_one_step(
     assert wait - 1e-9 <= stretched < wait + grid + 1e-9
     end = (now + stretched) / grid
     assert abs(end - round(end)) < 1e-6
+
+
+async def test_two_callers_of_one_job_survive_the_leader_among_them_leaving() -> None:
+    listing = FakeListing(delay=0.2)
+    batcher = StatusBatcher(listing)
+    answers: list[JobStatusResponse | None] = []
+
+    async def leader() -> None:
+        with anyio.move_on_after(0.1):
+            await batcher.status("shared")
+
+    async def follower() -> None:
+        answers.append(await batcher.status("shared"))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(leader)
+            await anyio.sleep(0.005)
+            group.start_soon(follower)
+    assert answers == [status("shared")]
+    assert listing.calls == [["shared"], ["shared"]]
+
+
+async def test_a_batch_wakes_only_the_callers_it_answered() -> None:
+    listing = FakeListing()
+    batcher = StatusBatcher(listing, batch_size=10)
+    woken: list[str] = []
+
+    async def poll(job_id: str) -> None:
+        await batcher.status(job_id)
+        woken.append(job_id)
+
+    async with anyio.create_task_group() as group:
+        for index in range(30):
+            group.start_soon(poll, f"j{index}")
+    assert len(listing.calls) == 3
+    # Callers return batch by batch: those of a batch before any of the next.
+    assert [set(woken[i * 10 : i * 10 + 10]) for i in range(3)] == [
+        set(call) for call in listing.calls
+    ]
+
+
+def queued(position: int) -> JobStatusResponse:
+    info = {"status": "PENDING_IN_QUEUE", "position": position}
+    return JobStatusResponse.model_validate({"id": "j", "status": "QUEUED", "infoQueue": info})
+
+
+def test_a_watch_keeps_only_the_statuses_a_user_has_not_seen_yet() -> None:
+    from ibmq_async.api.websocket import _Watch
+
+    watch = _Watch("j")
+    first = watch.add_cursor()
+    for position in range(200, 100, -1):  # a long wait: the queue position keeps changing
+        assert watch.publish(queued(position))
+        assert watch.next_for(first) == queued(position)
+    assert len(watch.history) == 1  # not 100
+    late = watch.add_cursor()  # a user joining now still sees the latest status
+    assert watch.publish(queued(100))
+    assert watch.next_for(first) == queued(100)
+    assert len(watch.history) == 2  # the late user has not seen either
+    assert watch.next_for(late) == queued(101)
+    assert watch.next_for(late) == queued(100)
+    assert watch.next_for(late) is None
+    assert len(watch.history) == 1
+    watch.remove_cursor(late)
+    watch.remove_cursor(first)
+    assert watch.history == [queued(100)]  # the last status is always kept
