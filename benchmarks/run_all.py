@@ -7,8 +7,8 @@ they must not share it.
 
 Usage::
 
-    python benchmarks/run_all.py                  # the full figures (about 25 minutes)
-    python benchmarks/run_all.py --quick          # a smoke run (about 6 minutes)
+    python benchmarks/run_all.py                  # the full figures (about 9 minutes)
+    python benchmarks/run_all.py --quick          # a smoke run (about 3 minutes)
     python benchmarks/run_all.py --only throughput memory
     python benchmarks/run_all.py --quick --charts /tmp/charts --out /tmp/out
 """
