@@ -92,6 +92,10 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 
+_STATUS_FIELDS = ("id", "status", "creationDate", "infoQueue")
+"""What a batched status poll asks of each job (the listing gives whole jobs otherwise)."""
+
+
 def submission_tag(key: str) -> str:
     """The job tag that marks the submission with key ``key``."""
     return f"{SUBMISSION_TAG_PREFIX}{key}"
@@ -194,6 +198,7 @@ class AccountClient:
         self.project = project
         self._retry = retry
         self.hgp_url = f"{self.api_url}/Network/{hub}/Groups/{group}/Projects/{project}"
+        self._status_fields_accepted = True
         self._watcher = JobStatusWatcher(
             session,
             ws_url,
@@ -767,6 +772,10 @@ class AccountClient:
     ) -> dict[str, JobStatusResponse]:
         """``GET {HGP}/Jobs/status/v/1`` filtered on ``id``: several jobs' statuses at once.
 
+        The filter asks for the status fields only; a server that refuses ``fields`` here
+        (PROTOCOL.md documents it for the id listing) is asked again for whole jobs, and
+        from then on.
+
         Args:
             job_ids: The jobs (one request: keep it to about 100).
 
@@ -778,18 +787,24 @@ class AccountClient:
             ApiProtocolError: The answer is not a JSON list.
             ApiError: The request failed (after retries).
         """
-        query = {
-            "where": {"id": {"inq": list(job_ids)}},
-            "limit": len(job_ids),
-            "fields": ["id", "status", "creationDate", "infoQueue"],
-        }
-        data, response = await self._call(
-            "GET",
-            f"{self.hgp_url}/Jobs/status/v/1",
-            params={"filter": json.dumps(query, separators=(",", ":"))},
-            timeout=timeout,
-            retry=retry,
-        )
+        query: dict[str, Any] = {"where": {"id": {"inq": list(job_ids)}}, "limit": len(job_ids)}
+        if self._status_fields_accepted:
+            query["fields"] = list(_STATUS_FIELDS)
+        try:
+            data, response = await self._call(
+                "GET",
+                f"{self.hgp_url}/Jobs/status/v/1",
+                params={"filter": json.dumps(query, separators=(",", ":"))},
+                timeout=timeout,
+                retry=retry,
+            )
+        except ApiStatusError as exc:
+            if "fields" not in query or exc.status_code != 400:
+                raise
+            # PROTOCOL.md documents ``fields`` for the id listing only: do without it.
+            logger.info("The job status listing refused a fields filter; asking for whole jobs")
+            self._status_fields_accepted = False
+            return await self.job_statuses(job_ids, timeout=timeout, retry=retry)
         if not isinstance(data, list):
             raise protocol_error("The job status listing is not a JSON list", response)
         wanted = set(job_ids)

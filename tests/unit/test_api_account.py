@@ -673,3 +673,34 @@ async def test_a_server_that_ignores_the_paging_filter_does_not_loop_forever(
         jobs = await client.list_jobs(limit=None, page_size=3)
     assert len(jobs) == 3
     assert route.call_count == 2
+
+
+@pytest.mark.asyncio
+async def test_job_statuses_ask_for_few_fields_and_do_without_if_refused(
+    router: respx.Router, recorder: WaitRecorder
+) -> None:
+    filters: list[dict[str, Any]] = []
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        query = json.loads(request.url.params["filter"])
+        filters.append(query)
+        if "fields" in query:
+            return httpx.Response(400, json={"error": {"message": "fields not allowed"}})
+        jobs = [
+            {"id": job_id, "status": "QUEUED", "backend": {"name": BACKEND}}
+            for job_id in query["where"]["id"]["inq"]
+            if job_id != "gone"
+        ]
+        return httpx.Response(200, json=[*jobs, {"id": "x", "status": "NOT_A_STATUS"}])
+
+    router.get(url__regex=rf"^{HGP}/Jobs/status/v/1(\?.*)?$").mock(side_effect=listing)
+    conn, client = await account(router, recorder)
+    async with conn:
+        first = await client.job_statuses(["a", "b", "gone"])
+        second = await client.job_statuses(["c"])
+    assert sorted(first) == ["a", "b"]
+    assert first["a"].status is ApiJobStatus.QUEUED
+    assert list(second) == ["c"]
+    assert filters[0]["fields"] == ["id", "status", "creationDate", "infoQueue"]
+    assert filters[0]["where"] == {"id": {"inq": ["a", "b", "gone"]}}
+    assert ["fields" in query for query in filters] == [True, False, False]
