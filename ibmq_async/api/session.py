@@ -337,14 +337,6 @@ def validate_model(
         raise error from exc
 
 
-def _on_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 class WebSocket(Protocol):
     """What the status watcher needs of a websocket (httpx-ws's or ours)."""
 
@@ -559,8 +551,10 @@ class HttpSession:
         asyncio's; otherwise through httpx-ws on :attr:`websocket_client`, which sends
         keepalive pings every ``ping_interval`` seconds.
         """
-        if self._websocket_tls is not None and _on_asyncio():
-            headers = [(b"x-qx-client-application", CLIENT_APPLICATION.encode())]
+        if self._websocket_tls is not None and isinstance(
+            current_event_loop(), asyncio.AbstractEventLoop
+        ):
+            headers = [(CLIENT_APPLICATION_HEADER.encode(), CLIENT_APPLICATION.encode())]
             return connect_websocket(
                 url, headers=headers, timeout=self.timeout, ssl_context=self._websocket_tls
             )

@@ -34,7 +34,7 @@ from typing import Any, cast
 
 import httpx
 
-__all__ = ["ProtocolTransport", "SessionClient"]
+__all__ = ["ProtocolTransport", "SessionClient", "open_connection"]
 
 _MAX_HEAD_BYTES = 64 * 1024
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -345,6 +345,42 @@ class _HttpConnection(asyncio.Protocol):
         self.closed = True
 
 
+async def open_connection(
+    loop: asyncio.AbstractEventLoop,
+    protocol: asyncio.Protocol,
+    host: str,
+    port: int,
+    *,
+    tls: ssl.SSLContext | None,
+    connect_timeout: float | None,
+    request: httpx.Request | None = None,
+) -> None:
+    """Connect ``protocol`` to ``host:port`` (over TLS with ``tls``).
+
+    Raises:
+        httpx.ConnectTimeout: Not connected within ``connect_timeout`` seconds.
+        httpx.ConnectError: The connection (or the TLS handshake) failed.
+        Either way nothing was sent.
+    """
+    try:
+        await asyncio.wait_for(
+            loop.create_connection(
+                lambda: protocol,
+                host,
+                port,
+                ssl=tls,
+                server_hostname=host if tls is not None else None,
+            ),
+            connect_timeout,
+        )
+    except asyncio.TimeoutError:
+        raise httpx.ConnectTimeout(
+            f"Timed out connecting to {host}:{port}", request=request
+        ) from None
+    except (OSError, ssl.SSLError) as error:
+        raise httpx.ConnectError(str(error) or type(error).__name__, request=request) from error
+
+
 class ProtocolTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 for ``httpx.AsyncClient`` on asyncio protocols, with a LIFO keep-alive pool.
 
@@ -379,7 +415,9 @@ class ProtocolTransport(httpx.AsyncBaseTransport):
             if limits.max_keepalive_connections is not None
             else 1 << 30
         )
-        self._keepalive_expiry = limits.keepalive_expiry
+        self._keepalive_expiry = (
+            float("inf") if limits.keepalive_expiry is None else limits.keepalive_expiry
+        )
         self._ssl_context: ssl.SSLContext | None = None
         self._idle: dict[Origin, list[_HttpConnection]] = {}
         self._idle_count = 0
@@ -489,12 +527,8 @@ class ProtocolTransport(httpx.AsyncBaseTransport):
         return (
             connection.reusable
             and not connection.closed
-            and now - connection.idle_since < self._keepalive_expiry_or_forever
+            and now - connection.idle_since < self._keepalive_expiry
         )
-
-    @property
-    def _keepalive_expiry_or_forever(self) -> float:
-        return self._keepalive_expiry if self._keepalive_expiry is not None else float("inf")
 
     def _take_idle(self, origin: Origin) -> _HttpConnection | None:
         idle = self._idle.get(origin)
@@ -515,16 +549,7 @@ class ProtocolTransport(httpx.AsyncBaseTransport):
         if len(self._all) + self._opening < self._max_connections:
             return True
         # Make room by closing an idle connection to another origin, the oldest first.
-        oldest: _HttpConnection | None = None
-        for connections in self._idle.values():
-            if connections and (oldest is None or connections[0].idle_since < oldest.idle_since):
-                oldest = connections[0]
-        if oldest is None:
-            return False
-        self._idle[oldest.origin].remove(oldest)
-        self._idle_count -= 1
-        self._discard(oldest)
-        return True
+        return self._close_oldest_idle()
 
     async def _acquire(
         self,
@@ -542,9 +567,7 @@ class ProtocolTransport(httpx.AsyncBaseTransport):
                 return await self._connect(loop, origin, timeouts, request)
             if deadline is None:
                 pool_timeout = timeouts.get("pool")
-                deadline = None if pool_timeout is None else loop.time() + pool_timeout
-                if deadline is None:
-                    deadline = float("inf")
+                deadline = loop.time() + (float("inf") if pool_timeout is None else pool_timeout)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise httpx.PoolTimeout("No connection became free in time", request=request)
@@ -571,24 +594,15 @@ class ProtocolTransport(httpx.AsyncBaseTransport):
         connection = _HttpConnection(loop, origin, self._forget)
         self._opening += 1
         try:
-            await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: connection,
-                    host,
-                    port,
-                    ssl=self.ssl_context() if scheme == "https" else None,
-                    server_hostname=host if scheme == "https" else None,
-                ),
-                timeouts.get("connect"),
+            await open_connection(
+                loop,
+                connection,
+                host,
+                port,
+                tls=self.ssl_context() if scheme == "https" else None,
+                connect_timeout=timeouts.get("connect"),
+                request=request,
             )
-        except asyncio.TimeoutError:
-            connection.close()
-            raise httpx.ConnectTimeout(
-                f"Timed out connecting to {host}:{port}", request=request
-            ) from None
-        except (OSError, ssl.SSLError) as error:
-            connection.close()
-            raise httpx.ConnectError(str(error) or type(error).__name__, request=request) from error
         except BaseException:
             connection.close()
             raise
@@ -619,15 +633,18 @@ class ProtocolTransport(httpx.AsyncBaseTransport):
             self._close_oldest_idle()
         self._wake_one()
 
-    def _close_oldest_idle(self) -> None:
+    def _close_oldest_idle(self) -> bool:
+        """Close the connection idle the longest; ``False`` if none is idle."""
         oldest: _HttpConnection | None = None
         for connections in self._idle.values():
             if connections and (oldest is None or connections[0].idle_since < oldest.idle_since):
                 oldest = connections[0]
-        if oldest is not None:
-            self._idle[oldest.origin].remove(oldest)
-            self._idle_count -= 1
-            self._discard(oldest)
+        if oldest is None:
+            return False
+        self._idle[oldest.origin].remove(oldest)
+        self._idle_count -= 1
+        self._discard(oldest)
+        return True
 
     def _forget(self, connection: _HttpConnection) -> None:
         """A connection closed (by either side): drop it from the pool."""

@@ -35,6 +35,8 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from ibmq_async.api.transport import open_connection
+
 __all__ = ["ProtocolWebSocket", "connect_websocket"]
 
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -226,21 +228,14 @@ async def connect_websocket(
     host = parsed.host
     loop = asyncio.get_running_loop()
     websocket = ProtocolWebSocket(loop)
-    try:
-        await asyncio.wait_for(
-            loop.create_connection(
-                lambda: websocket,
-                host,
-                port,
-                ssl=ssl_context() if secure else None,
-                server_hostname=host if secure else None,
-            ),
-            timeout.connect,
-        )
-    except asyncio.TimeoutError:
-        raise httpx.ConnectTimeout(f"Timed out connecting to {host}:{port}") from None
-    except (OSError, ssl.SSLError) as error:
-        raise httpx.ConnectError(str(error) or type(error).__name__) from error
+    await open_connection(
+        loop,
+        websocket,
+        host,
+        port,
+        tls=ssl_context() if secure else None,
+        connect_timeout=timeout.connect,
+    )
     try:
         name = f"[{host}]" if ":" in host else host
         authority = name if parsed.port is None else f"{name}:{port}"
