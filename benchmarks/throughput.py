@@ -53,6 +53,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,36 @@ def trivial_qobj() -> dict[str, Any]:
 # --- workers (each runs in a process of its own) ------------------------------------------
 
 
+async def _timed(
+    work: Callable[[], Awaitable[Any]], deadline: float
+) -> dict[str, float | str | None]:
+    """Run ``work`` until it ends or ``deadline`` seconds pass: the client's CPU seconds
+    before, the elapsed seconds and the first error (``None`` at the deadline or done)."""
+    cpu_before = client_usage()["cpu_seconds"]
+    start = time.perf_counter()
+    error = None
+    try:
+        await asyncio.wait_for(work(), deadline)
+    except TimeoutError:
+        pass
+    except Exception as failure:
+        error = repr(failure)
+    return {
+        "elapsed_seconds": time.perf_counter() - start,
+        "cpu_before": cpu_before,
+        "first_error": error,
+    }
+
+
+async def _gated(gate: asyncio.Semaphore | None, job: Callable[[], Awaitable[None]]) -> None:
+    """``job()``, inside ``gate`` if there is one."""
+    if gate is None:
+        await job()
+    else:
+        async with gate:
+            await job()
+
+
 async def _worker_ibmq_async(args: argparse.Namespace, qobj: dict[str, Any]) -> dict[str, Any]:
     from ibmq_async import IBMQFactory
     from ibmq_async.models import QasmQobj
@@ -151,28 +182,13 @@ async def _worker_ibmq_async(args: argparse.Namespace, qobj: dict[str, Any]) -> 
             raise RuntimeError(f"job {job.job_id()} did not succeed")
         completed += 1
 
-    async def one() -> None:
-        if gate is None:
-            await run_and_collect()
-        else:
-            async with gate:
-                await run_and_collect()
-
-    cpu_before = client_usage()["cpu_seconds"]
-    start = time.perf_counter()
-    error = None
-    try:
-        await asyncio.wait_for(asyncio.gather(*(one() for _ in range(args.n))), args.deadline)
-    except TimeoutError:
-        pass
-    except Exception as failure:
-        error = repr(failure)
-    elapsed = time.perf_counter() - start
+    timing = await _timed(
+        lambda: asyncio.gather(*(_gated(gate, run_and_collect) for _ in range(args.n))),
+        args.deadline,
+    )
     return {
         "completed": completed,
-        "elapsed_seconds": elapsed,
-        "cpu_before": cpu_before,
-        "first_error": error,
+        **timing,
         "concurrency": (
             f"asyncio.gather over all N, at most {args.bound} jobs in flight (a semaphore)"
             if args.bound
@@ -202,35 +218,24 @@ async def _worker_jobmanager(args: argparse.Namespace, qobj: dict[str, Any]) -> 
         nonlocal done
         done = int(counts.get("DONE", 0))
 
-    cpu_before = client_usage()["cpu_seconds"]
-    start = time.perf_counter()
-    error = None
-    try:
-
-        async def work() -> None:
-            job_set = await IBMQJobManager().run(
-                circuits,
-                backend=backend,
-                max_experiments_per_job=1,
-                shots=SHOTS,
-                on_progress=on_progress,
-            )
-            results = await job_set.results()
-            if not results.success:
-                raise RuntimeError("the job set did not succeed")
-
-        await asyncio.wait_for(work(), args.deadline)
+    async def work() -> None:
+        nonlocal done
+        job_set = await IBMQJobManager().run(
+            circuits,
+            backend=backend,
+            max_experiments_per_job=1,
+            shots=SHOTS,
+            on_progress=on_progress,
+        )
+        results = await job_set.results()
+        if not results.success:
+            raise RuntimeError("the job set did not succeed")
         done = args.n
-    except TimeoutError:
-        pass
-    except Exception as failure:
-        error = repr(failure)
-    elapsed = time.perf_counter() - start
+
+    timing = await _timed(work, args.deadline)
     return {
         "completed": done,
-        "elapsed_seconds": elapsed,
-        "cpu_before": cpu_before,
-        "first_error": error,
+        **timing,
         "concurrency": f"IBMQJobManager default ({JOB_MANAGER_CONCURRENCY} active jobs)",
     }
 
@@ -292,13 +297,6 @@ async def _worker_floor(
 
         completed = 0
 
-        async def one() -> None:
-            if gate is None:
-                await submit_and_collect()
-            else:
-                async with gate:
-                    await submit_and_collect()
-
         async def submit_and_collect() -> None:
             nonlocal completed
             created = (
@@ -321,21 +319,13 @@ async def _worker_floor(
                 raise RuntimeError(f"job {job_id} did not succeed")
             completed += 1
 
-        cpu_before = client_usage()["cpu_seconds"]
-        start = time.perf_counter()
-        error = None
-        try:
-            await asyncio.wait_for(asyncio.gather(*(one() for _ in range(args.n))), args.deadline)
-        except TimeoutError:
-            pass
-        except Exception as failure:
-            error = repr(failure)
-        elapsed = time.perf_counter() - start
+        timing = await _timed(
+            lambda: asyncio.gather(*(_gated(gate, submit_and_collect) for _ in range(args.n))),
+            args.deadline,
+        )
     return {
         "completed": completed,
-        "elapsed_seconds": elapsed,
-        "cpu_before": cpu_before,
-        "first_error": error,
+        **timing,
         "concurrency": (
             f"at most {TUNED_IN_FLIGHT} jobs in flight (a semaphore), {TUNED_IN_FLIGHT} pooled "
             "connections, status polling (20 ms doubling to 1 s)"
