@@ -3,7 +3,7 @@
 Qiskit 2 removed ``qiskit.assemble`` and the Qobj classes, so this module does the
 conversion itself. Its output is the dict that qiskit-terra 0.46's
 ``assemble(circuits, shots=..., memory=...)`` produced and qiskit-ibmq-provider 0.20.2
-uploaded (``PROTOCOL.md`` §7.5): the same top-level keys, the same run configuration, the
+uploaded (``docs/protocol.md`` §7.5): the same top-level keys, the same run configuration, the
 same experiment headers (which make counts come back keyed by classical register the way
 Qiskit users expect) and the same instruction encoding. The dict is ready for
 ``json.dumps``: complex numbers are ``[re, im]`` lists and numpy scalars are Python numbers.

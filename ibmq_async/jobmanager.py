@@ -15,7 +15,7 @@ process died and the set is resumed with ``run(..., job_set_id=...)`` or
 :meth:`ManagedJobSet.resume`.
 """
 
-# Every public coroutine takes timeout= by design (DESIGN.md principle 2).
+# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
 # ruff: noqa: ASYNC109
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ hub/group/project of the account. All providers of an account share one connecti
 ``httpx.AsyncClient``); closing a provider, or ``IBMQ.disable_account()``, closes it.
 """
 
-# Every public coroutine takes timeout= by design (DESIGN.md principle 2).
+# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
 # ruff: noqa: ASYNC109
 from __future__ import annotations
 

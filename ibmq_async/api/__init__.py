@@ -1,6 +1,6 @@
 """The HTTP layer: every endpoint of the IBM Quantum API as a coroutine.
 
-Nothing here is user-facing: :mod:`ibmq_async.api` speaks PROTOCOL.md over one
+Nothing here is user-facing: :mod:`ibmq_async.api` speaks docs/protocol.md over one
 ``httpx.AsyncClient`` and returns the validated models of :mod:`ibmq_async.models`. It owns
 retries (:class:`RetryPolicy`), timeouts, authentication (one re-login on an expired
 token, shared by concurrent callers), error mapping (the ``ApiError`` hierarchy of

@@ -1,4 +1,4 @@
-"""The account client: one coroutine per endpoint of PROTOCOL.md §2 for one hub/group/project.
+"""The account client: one coroutine per endpoint of docs/protocol.md §2 for one hub/group/project.
 
 Methods only assemble the path, the parameters and the body, and validate the answer into
 a model of :mod:`ibmq_async.models`; the session retries, times out, authenticates and
@@ -9,7 +9,7 @@ acknowledgement) are retried on the policy's statuses and connection errors; cre
 job is made exactly-once by :meth:`AccountClient.submit_job`.
 """
 
-# Every public coroutine takes timeout= by design (DESIGN.md principle 2).
+# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
 # ruff: noqa: ASYNC109
 
 from __future__ import annotations
@@ -773,7 +773,7 @@ class AccountClient:
         """``GET {HGP}/Jobs/status/v/1`` filtered on ``id``: several jobs' statuses at once.
 
         The filter asks for the status fields only; a server that refuses ``fields`` here
-        (PROTOCOL.md documents it for the id listing) is asked again for whole jobs, and
+        (docs/protocol.md documents it for the id listing) is asked again for whole jobs, and
         from then on.
 
         Args:
@@ -801,7 +801,7 @@ class AccountClient:
         except ApiStatusError as exc:
             if "fields" not in query or exc.status_code != 400:
                 raise
-            # PROTOCOL.md documents ``fields`` for the id listing only: do without it.
+            # docs/protocol.md documents ``fields`` for the id listing only: do without it.
             logger.info("The job status listing refused a fields filter; asking for whole jobs")
             self._status_fields_accepted = False
             return await self.job_statuses(job_ids, timeout=timeout, retry=retry)

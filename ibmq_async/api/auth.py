@@ -1,11 +1,11 @@
-"""The authentication service (PROTOCOL.md §1, §2.1): version check, login, user info, hubs.
+"""The authentication service (docs/protocol.md §1, §2.1): version check, login, user info, hubs.
 
 :class:`AuthClient` has one coroutine per endpoint. :class:`Authenticator` holds the API
 token and the current access token of a connection and logs in again when the access token
 expires: concurrent callers that see a 401 together share a single login.
 """
 
-# Every public coroutine takes timeout= by design (DESIGN.md principle 2).
+# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
 # ruff: noqa: ASYNC109
 
 from __future__ import annotations

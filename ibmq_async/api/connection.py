@@ -1,6 +1,6 @@
 """A connection to an IBM Quantum account: one ``httpx.AsyncClient``, logged in.
 
-:meth:`Connection.connect` runs the start of PROTOCOL.md §1.2 (version check, login,
+:meth:`Connection.connect` runs the start of docs/protocol.md §1.2 (version check, login,
 ``/users/me``); :meth:`Connection.hubs` lists the hubs and
 :meth:`Connection.account_client` gives the REST client of one hub/group/project. The auth
 and account clients share the connection's single client, its retry policy, its timeouts

@@ -1,4 +1,4 @@
-"""The LoopBack ``where`` filter of the job listings (PROTOCOL.md §2.5).
+"""The LoopBack ``where`` filter of the job listings (docs/protocol.md §2.5).
 
 :func:`build_job_where` turns the arguments of ``jobs()``/``job_ids()`` into exactly the
 ``where`` fragments the original client sent; :class:`JobFilter` is the same as a value.
@@ -85,7 +85,7 @@ def build_job_where(
     experiment_id: str | None = None,
     db_filter: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``where`` of a job listing, fragment for fragment as in PROTOCOL.md §2.5.
+    """The ``where`` of a job listing, fragment for fragment as in docs/protocol.md §2.5.
 
     Args:
         backend_name: ``"backend.name": name``.

@@ -18,7 +18,7 @@ Rules that no policy can change:
   fails at once; the wait asked for is in :attr:`ApiRateLimitError.retry_after`.
 """
 
-# Every public coroutine takes timeout= by design (DESIGN.md principle 2).
+# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
 # ruff: noqa: ASYNC109
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ logger = logging.getLogger("ibmq_async")
 T = TypeVar("T")
 
 DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504, 520, 522, 524})
-"""The 5xx set the original client retried (PROTOCOL.md §5.1), plus 408 and 429."""
+"""The 5xx set the original client retried (docs/protocol.md §5.1), plus 408 and 429."""
 
 NOT_SENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
     httpx.ConnectError,

@@ -16,7 +16,7 @@ REST call of the auth and account clients goes through :meth:`HttpSession.reques
   event loop other than the one it was created on.
 """
 
-# Every public coroutine takes timeout= by design (DESIGN.md principle 2).
+# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
 # ruff: noqa: ASYNC109
 from __future__ import annotations
 

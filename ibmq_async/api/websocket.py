@@ -1,4 +1,4 @@
-"""Waiting for jobs: the status websocket of PROTOCOL.md §4, with a polling fallback.
+"""Waiting for jobs: the status websocket of docs/protocol.md §4, with a polling fallback.
 
 One :class:`JobStatusWatcher` serves an account client. For each job being waited on it
 keeps one shared *watch*: the statuses seen so far and who is fetching them. Exactly one
@@ -16,7 +16,7 @@ too many drops switch the watch to polling ``GET .../status/v/1``, with a backof
 starts fast and slows down to a cap (:class:`PollingPolicy`).
 """
 
-# Every public coroutine takes timeout= by design (DESIGN.md principle 2).
+# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
 # ruff: noqa: ASYNC109
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The local IBM Quantum service: the wire protocol of PROTOCOL.md, on Qiskit Aer.
+"""The local IBM Quantum service: the wire protocol of docs/protocol.md, on Qiskit Aer.
 
 A real service, not a mock: users with API tokens and hub/group/project memberships,
 bundled device snapshots and a simulator, one queue per backend with workers that run

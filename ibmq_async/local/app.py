@@ -1,10 +1,10 @@
-"""The HTTP routes of the local service (PROTOCOL.md §1 and §2), as a Starlette app.
+"""The HTTP routes of the local service (docs/protocol.md §1 and §2), as a Starlette app.
 
 Every route lives under ``/api``: that prefix is both the auth URL and the REST base
 (``urls.http``); the websocket base (``urls.ws``) is ``/api/ws``; Qobjs and results are
 served as object storage under ``/api/objectstorage`` through signed URLs (a signature and
 an expiry, never a token). Every answer carries an ``uber-trace-id`` header; every error
-answer has the body of PROTOCOL.md §5.2, and no bad input gets a 500.
+answer has the body of docs/protocol.md §5.2, and no bad input gets a 500.
 """
 
 from __future__ import annotations

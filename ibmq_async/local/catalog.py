@@ -55,7 +55,7 @@ class Reservation:
         return not (end is not None and self.start >= end)
 
     def document(self) -> dict[str, Any]:
-        """The reservation object of the wire (PROTOCOL.md §2.4)."""
+        """The reservation object of the wire (docs/protocol.md §2.4)."""
         return {
             "id": self.id,
             "backendName": self.backend,

@@ -5,7 +5,7 @@ its calibration (properties) history and its pulse defaults, already encoded as 
 of the answers, plus the limits the service checks a Qobj against.
 
 Every timestamp is served in UTC with a ``Z`` suffix (the original client relabels any
-offset as UTC, PROTOCOL.md §7), so the snapshots' local-time offsets are converted.
+offset as UTC, docs/protocol.md §7), so the snapshots' local-time offsets are converted.
 The calibration history of a device is its bundled snapshot plus ``properties_history``
 earlier daily calibrations, derived from it deterministically (dates shifted by whole
 days, error rates and coherence times varied by a few percent).

@@ -1,6 +1,6 @@
 """The errors the local service answers with, and their IBM Quantum error codes.
 
-Every error response has the body of PROTOCOL.md §5.2::
+Every error response has the body of docs/protocol.md §5.2::
 
     {"error": {"message": "...", "code": 3250, "name": "...", "status": 404, "statusCode": 404}}
 

@@ -1,4 +1,4 @@
-"""Qobj → Qiskit circuits → Qiskit Aer → the Result document of PROTOCOL.md §7.6.
+"""Qobj → Qiskit circuits → Qiskit Aer → the Result document of docs/protocol.md §7.6.
 
 :func:`prepare` checks a Qobj against a device and converts every experiment to a
 ``QuantumCircuit``; a Qobj that cannot run raises :class:`QobjError` with the IBM error

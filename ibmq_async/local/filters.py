@@ -1,4 +1,4 @@
-"""The LoopBack ``filter`` of the job listings (PROTOCOL.md §2.5), parsed and evaluated.
+"""The LoopBack ``filter`` of the job listings (docs/protocol.md §2.5), parsed and evaluated.
 
 A filter is the JSON text of ``{"where": ..., "order": ..., "limit": ..., "skip": ...,
 "fields": ...}``. :func:`parse_filter` checks it completely, so a bad filter is an error

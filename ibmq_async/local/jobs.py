@@ -1,6 +1,6 @@
 """A job of the local service: its state, its stored record and its wire documents.
 
-The wire document is the job object of PROTOCOL.md §2.8 (``id``, ``creationDate``,
+The wire document is the job object of docs/protocol.md §2.8 (``id``, ``creationDate``,
 ``status``, ``kind``, ``backend``, ``timePerStep``, ...). It is cached between changes,
 because job listings render thousands of them; queue information is added when rendered.
 """

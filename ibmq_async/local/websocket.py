@@ -1,4 +1,4 @@
-"""The websocket job status stream (PROTOCOL.md §4).
+"""The websocket job status stream (docs/protocol.md §4).
 
 ``{WS}/jobs/{id}/status/v/1``: the client's first frame is
 ``{"type": "authentication", "data": "<access token>"}``; the service answers

@@ -1,6 +1,6 @@
 """Pydantic models of every document and response shape of the IBM Quantum API.
 
-One module per document of PROTOCOL.md §7: ``configuration`` (backend configuration),
+One module per document of docs/protocol.md §7: ``configuration`` (backend configuration),
 ``properties`` (backend properties), ``defaults`` (pulse defaults), ``qobj`` (what is
 uploaded), ``result`` (what comes back), ``backend_status``, ``job_limit``,
 ``reservation``, ``job`` and ``auth`` (the REST response shapes).

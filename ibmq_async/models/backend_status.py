@@ -10,7 +10,7 @@ __all__ = ["BackendStatus", "QueueStatusResponse"]
 
 
 class QueueStatusResponse(WireModel):
-    """The answer of ``GET {HGP}/devices/{name}/queue/status`` (PROTOCOL.md §2.2)."""
+    """The answer of ``GET {HGP}/devices/{name}/queue/status`` (docs/protocol.md §2.2)."""
 
     state: bool = False
     status: str = ""

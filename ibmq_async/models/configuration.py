@@ -1,4 +1,4 @@
-"""The backend configuration document (``backend_configuration_schema.json``, PROTOCOL.md §7.1).
+"""The backend configuration document (docs/protocol.md §7.1, ``backend_configuration_schema``).
 
 A backend without OpenPulse is described by :class:`QasmBackendConfiguration`; one with
 OpenPulse (``"open_pulse": true``) by :class:`PulseBackendConfiguration`, which adds the
@@ -106,7 +106,7 @@ class ChannelConfig(WireModel):
 
 
 class QasmBackendConfiguration(WireModel):
-    """The configuration of a backend that runs QASM Qobj (PROTOCOL.md §7.1).
+    """The configuration of a backend that runs QASM Qobj (docs/protocol.md §7.1).
 
     Required fields are those of the schema's ``coreconfig``. ``open_pulse`` is always
     dumped, since the schema requires it; ``coupling_map`` is ``None`` for simulators

@@ -1,4 +1,4 @@
-"""The pulse defaults document (``default_pulse_configuration_schema.json``, PROTOCOL.md §7.4).
+"""The pulse defaults document (``default_pulse_configuration_schema.json``, docs/protocol.md §7.4).
 
 The calibrated pulse-level definition of a backend: estimated qubit and measurement
 frequencies (GHz on the wire), the sampled pulse library and, in ``cmd_def``, how each gate

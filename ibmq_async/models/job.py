@@ -109,7 +109,7 @@ API_TO_JOB_STATUS: dict[ApiJobStatus, JobStatus] = {
     ApiJobStatus.ERROR_TRANSPILING_JOB: JobStatus.ERROR,
     ApiJobStatus.ERROR_RUNNING_JOB: JobStatus.ERROR,
 }
-"""How each API status maps to a :class:`JobStatus` (PROTOCOL.md §3)."""
+"""How each API status maps to a :class:`JobStatus` (docs/protocol.md §3)."""
 
 JOB_FINAL_STATES: frozenset[JobStatus] = frozenset(
     {JobStatus.DONE, JobStatus.CANCELLED, JobStatus.ERROR}
@@ -181,7 +181,7 @@ class HubInfo(WireModel):
 
 
 class JobRecord(WireModel):
-    """A job as the API describes it (PROTOCOL.md §2.8).
+    """A job as the API describes it (docs/protocol.md §2.8).
 
     Wire names stay on the wire (``id``, ``creationDate``, ``timePerStep``, ...); Python uses
     the names the original client mapped them to (``job_id``, ``creation_date``, ...).

@@ -1,4 +1,4 @@
-"""The backend properties document (``backend_properties_schema.json``, PROTOCOL.md §7.3).
+"""The backend properties document (``backend_properties_schema.json``, docs/protocol.md §7.3).
 
 Every measured property is an :class:`Nduv` (name, date, unit, value), kept as it is on the
 wire: T1/T2 in µs, frequencies in GHz, lengths in ns. The accessors of

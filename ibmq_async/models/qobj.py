@@ -1,4 +1,4 @@
-"""The Qobj document (``qobj_schema.json``, PROTOCOL.md §7.5): what a client uploads.
+"""The Qobj document (``qobj_schema.json``, docs/protocol.md §7.5): what a client uploads.
 
 A QASM Qobj (``"type": "QASM"``) holds circuits as lists of :class:`QasmQobjInstruction`; a
 pulse Qobj (``"type": "PULSE"``) holds schedules as lists of :class:`PulseQobjInstruction`

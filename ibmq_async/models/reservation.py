@@ -13,7 +13,7 @@ __all__ = ["BackendReservation"]
 
 
 class BackendReservation(WireModel):
-    """A window during which a backend is reserved (PROTOCOL.md §2.4, §6.6)."""
+    """A window during which a backend is reserved (docs/protocol.md §2.4, §6.6)."""
 
     backend_name: str | None = Field(default=None, alias="backendName")
     start_datetime: UtcDatetime = Field(alias="initialDate")

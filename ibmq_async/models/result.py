@@ -1,4 +1,4 @@
-"""The Result document (``result_schema.json``, PROTOCOL.md §7.6): what a backend returns.
+"""The Result document (``result_schema.json``, docs/protocol.md §7.6): what a backend returns.
 
 A :class:`Result` holds one :class:`ExperimentResult` per experiment of the Qobj, each with
 its :class:`ExperimentResultData`: ``counts`` (hex outcome -> shots), ``memory`` (one hex

@@ -3,7 +3,7 @@ service, and the scenario runner (the fixtures in ``conftest.py`` wrap them).
 
 * :func:`ensure_compat_venv`: the interpreter of a virtual environment holding the original client,
   qiskit-ibmq-provider 0.20.2 on qiskit-terra 0.46 (``requirements.txt`` beside this file,
-  PROTOCOL.md §9). It is built once per machine and per requirements: under
+  docs/protocol.md §9). It is built once per machine and per requirements: under
   ``$IBMQ_ASYNC_COMPAT_VENV`` if set, else under
   ``${XDG_CACHE_HOME:-~/.cache}/ibmq-async/compat-venv-<digest of the requirements>``,
   in a temporary directory renamed into place when the install and an import check
@@ -101,7 +101,7 @@ def _ready(venv: Path, digest: str) -> bool:
     return recorded.get("digest") == digest and _venv_python(venv).exists()
 
 
-# The versions PROTOCOL.md §9 needs; checked by importing them in the built environment.
+# The versions docs/protocol.md §9 needs; checked by importing them in the built environment.
 _PROBE = """
 import json, warnings
 warnings.filterwarnings("ignore")

@@ -1,4 +1,4 @@
-"""Bad inputs get a 4xx with the error body of PROTOCOL.md §5.2, never a 500."""
+"""Bad inputs get a 4xx with the error body of docs/protocol.md §5.2, never a 500."""
 
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ def test_fields(jobs: dict[str, Any]) -> None:
 def test_the_original_clients_pagination_has_no_duplicates(
     jobs: dict[str, Any], descending: bool, page_size: int
 ) -> None:
-    """PROTOCOL.md §2.5: later pages add creationDate lte/gte the last one and id nin it."""
+    """docs/protocol.md §2.5: later pages add creationDate lte/gte the last one and id nin it."""
     base_where: dict[str, Any] = {"tags": {"inq": ["even", "odd", "bad"]}}
     order = "creationDate DESC" if descending else "creationDate ASC"
     seen: list[str] = []

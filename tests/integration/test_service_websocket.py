@@ -1,4 +1,4 @@
-"""The websocket job status stream (PROTOCOL.md §4), with httpx-ws."""
+"""The websocket job status stream (docs/protocol.md §4), with httpx-ws."""
 
 from __future__ import annotations
 

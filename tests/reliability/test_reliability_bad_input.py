@@ -1,13 +1,13 @@
 """Generated bad input against every endpoint of the local service: never a 500, and every
 error answer has the documented body.
 
-Hypothesis builds requests for every REST route of the service (PROTOCOL.md §2 and the
+Hypothesis builds requests for every REST route of the service (docs/protocol.md §2 and the
 object storage): path parameters (ids, backend and project names that exist, belong to
 someone else, or are junk), query strings (``filter``, reservation windows, signed URL
 parameters), headers (access tokens, ``Idempotency-Key``) and bodies (malformed JSON, any
 JSON, the documents the endpoint expects with wrong fields). They go to ``create_app``
 through ``httpx.ASGITransport``. Every answer must be below 500 and carry an
-``uber-trace-id`` header; every error answer must have the body of PROTOCOL.md §5.2,
+``uber-trace-id`` header; every error answer must have the body of docs/protocol.md §5.2,
 ``{"error": {"message", "code", "name", "status", "statusCode"}}``, with ``statusCode``
 equal to the HTTP status.
 
@@ -208,7 +208,7 @@ def service() -> Iterator[Service]:
 
 
 def assert_documented(response: httpx.Response) -> None:
-    """Below 500, traced, and an error answer has the body of PROTOCOL.md §5.2."""
+    """Below 500, traced, and an error answer has the body of docs/protocol.md §5.2."""
     request = response.request
     url = str(request.url)
     url = url if len(url) < 300 else url[:300] + "..."

@@ -2,7 +2,7 @@
 ``ValidationError`` that names the model and the field, and nothing else escapes.
 
 Each case starts from a valid document (the IBM Quantum schema examples, the bundled
-device snapshots, and a document of every REST answer shape of PROTOCOL.md §2). Hypothesis
+device snapshots, and a document of every REST answer shape of docs/protocol.md §2). Hypothesis
 walks to a random place in it and deletes the key there or puts a value of another type
 in its place. Whatever the model makes of it, it must either accept the document or raise
 ``ValidationError`` (never ``TypeError``, ``KeyError``, ``OverflowError`` ...), titled with

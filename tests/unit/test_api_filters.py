@@ -1,4 +1,4 @@
-"""The LoopBack where filter: every fragment of PROTOCOL.md §2.5, db_filter merging, paging."""
+"""The LoopBack where filter: every fragment of docs/protocol.md §2.5, db_filter merging, paging."""
 
 from __future__ import annotations
 

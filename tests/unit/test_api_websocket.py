@@ -1,4 +1,4 @@
-"""Job status waits: the websocket of PROTOCOL.md §4 (over an in-process ASGI app), the
+"""Job status waits: the websocket of docs/protocol.md §4 (over an in-process ASGI app), the
 polling fallback and its backoff, sharing among waiters, timeouts and cancellation."""
 
 from __future__ import annotations

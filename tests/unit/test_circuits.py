@@ -151,7 +151,7 @@ def test_matches_terra_assemble(case: str) -> None:
 
 
 def test_reference_data_is_terra_output_for_the_bell_circuit() -> None:
-    # A readable spot check of what the reference files hold (PROTOCOL.md §7.5).
+    # A readable spot check of what the reference files hold (docs/protocol.md §7.5).
     _, reference = convert_case("bell")
     assert reference["schema_version"] == QOBJ_SCHEMA_VERSION
     assert reference["header"] == {"backend_name": "ibmq_vigo", "backend_version": "1.3.6"}

@@ -289,7 +289,7 @@ def test_the_example_models_are_the_expected_kinds() -> None:
 
 def test_the_generic_job_status_example_is_read_by_the_job_status_response() -> None:
     # job_status_schema.json is a generic document, not what the REST API answers (its
-    # job id is "id" there, PROTOCOL.md §7.7): JobStatusResponse reads it, takes "job_id"
+    # job id is "id" there, docs/protocol.md §7.7): JobStatusResponse reads it, takes "job_id"
     # by its Python name, keeps "status_msg", and dumps the REST shape.
     payload = _load(SCHEMAS / "job_status_example.json")
     status = JobStatusResponse.model_validate(payload)
