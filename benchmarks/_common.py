@@ -68,7 +68,17 @@ def machine() -> dict[str, Any]:
     except ImportError:  # pragma: no cover - psutil is in the dev extra
         pass
     info["versions"] = versions(
-        "ibmq-async", "httpx", "httpcore", "httpx-ws", "pydantic", "anyio", "qiskit", "qiskit-aer"
+        "ibmq-async",
+        "httpx",
+        "httpcore",
+        "httpx-ws",
+        "aiohttp",
+        "httpx-aiohttp",
+        "pydantic",
+        "anyio",
+        "tenacity",
+        "qiskit",
+        "qiskit-aer",
     )
     return info
 

@@ -12,10 +12,16 @@ processes, one after the other:
 Reported: the peak RSS of each process (``psutil`` samples and ``getrusage``), the RSS after
 submission (the N ``IBMQJob`` objects alone), and bytes per in-flight job:
 ``(peak RSS of the measured process - peak RSS of the baseline) / N``. Also the client's CPU
-time during the hold (a waiting client should be idle), the longest time the event loop
-did not get to run a 50 ms heartbeat (its lag), how many waits ended early and why, and
-the service's RSS with N queued jobs. A thread samples RSS and ends the hold on time, so the
-figures come out even when the event loop is saturated.
+time during the hold (a waiting client should be idle) as a fraction of one core, the
+longest stall of the event loop in each phase (submission, the start of the waits: the
+first ``START_PHASE`` seconds after the N tasks are made, the rest of the hold), how many
+waits ended early and why, and the service's RSS with N queued jobs.
+
+A stall is measured two ways: a heartbeat coroutine sleeps ``BEAT`` seconds at a time and
+records how much later than asked it woke (exact, but only known once the loop runs it
+again), and a thread checks every ``SAMPLE_EVERY`` seconds how long ago the heartbeat last
+ran (so a loop that never comes back is still seen). The thread also samples RSS and ends
+the hold on time, so the figures come out even when the event loop is saturated.
 
 Usage::
 
@@ -56,6 +62,9 @@ from throughput import trivial_qobj
 
 SUBMIT_IN_FLIGHT = 32
 SAMPLE_EVERY = 0.25
+BEAT = 0.01
+START_PHASE = 5.0
+PHASES = ("login", "submission", "start of the waits", "hold")
 
 
 class Watch:
@@ -72,6 +81,8 @@ class Watch:
         self.samples: list[tuple[float, int]] = []
         self.beat = time.monotonic()
         self.max_lag = 0.0
+        self.phase = "login"
+        self.stalls: dict[str, float] = dict.fromkeys(PHASES, 0.0)
         self.hold_started: float | None = None
         self.report: dict[str, Any] = {}
         self.waits: list[asyncio.Future[Any]] = []
@@ -84,23 +95,38 @@ class Watch:
             self.samples.append((round(time.monotonic() - self.started, 2), rss))
         return rss
 
+    def current_phase(self, now: float) -> str:
+        if self.hold_started is not None and now - self.hold_started >= START_PHASE:
+            return "hold"
+        return self.phase
+
+    def record_stall(self, phase: str, stall: float) -> None:
+        self.stalls[phase] = max(self.stalls[phase], stall)
+
     async def heartbeat(self) -> None:
         while True:
-            self.beat = time.monotonic()
-            await asyncio.sleep(0.05)
+            asked = time.monotonic()
+            self.beat = asked
+            await asyncio.sleep(BEAT)
+            woke = time.monotonic()
+            self.record_stall(self.current_phase(asked), woke - asked - BEAT)
 
     def start_hold(self, waits: list[asyncio.Future[Any]]) -> None:
         self.waits = waits
         self.cpu_at_hold = client_usage()["cpu_seconds"]
+        self.phase = "start of the waits"
         self.hold_started = time.monotonic()
 
     def thread(self) -> None:
         while True:
             time.sleep(SAMPLE_EVERY)
             self.rss()
+            now = time.monotonic()
+            lag = now - self.beat - BEAT
+            self.record_stall(self.current_phase(self.beat), lag)
             if self.hold_started is not None:
-                self.max_lag = max(self.max_lag, time.monotonic() - self.beat)
-                if time.monotonic() - self.hold_started >= self.hold:
+                self.max_lag = max(self.max_lag, lag)
+                if now - self.hold_started >= self.hold:
                     self.finish()
 
     def finish(self) -> None:
@@ -109,7 +135,11 @@ class Watch:
         assert self.hold_started is not None
         report["hold_seconds"] = round(time.monotonic() - self.hold_started, 1)
         report["hold_cpu_seconds"] = round(client_usage()["cpu_seconds"] - self.cpu_at_hold, 2)
-        report["max_event_loop_lag_seconds"] = round(self.max_lag, 2)
+        report["hold_cpu_fraction_of_a_core"] = round(
+            report["hold_cpu_seconds"] / report["hold_seconds"], 3
+        )
+        report["max_event_loop_lag_seconds"] = round(self.max_lag, 3)
+        report["max_stall_seconds_by_phase"] = {k: round(v, 3) for k, v in self.stalls.items()}
         report["rss_at_end_of_hold"] = self.rss()
         with self._lock:
             samples = list(self.samples)
@@ -142,6 +172,7 @@ async def _worker(args: argparse.Namespace, qobj: dict[str, Any]) -> None:
     watch.report["rss_after_login"] = watch.rss()
     threading.Thread(target=watch.thread, daemon=True).start()
     if args.worker == "jobs":
+        watch.phase = "submission"
         gate = asyncio.Semaphore(SUBMIT_IN_FLIGHT)
 
         async def submit() -> Any:
@@ -242,7 +273,9 @@ def main() -> None:
         "submit_seconds": measured["submit_seconds"],
         "hold_seconds": measured["hold_seconds"],
         "client_cpu_seconds_during_hold": measured["hold_cpu_seconds"],
+        "client_cpu_fraction_of_a_core_during_hold": measured["hold_cpu_fraction_of_a_core"],
         "max_event_loop_lag_seconds": measured["max_event_loop_lag_seconds"],
+        "max_stall_seconds_by_phase": measured["max_stall_seconds_by_phase"],
         "baseline_max_event_loop_lag_seconds": baseline["max_event_loop_lag_seconds"],
         "waits_still_pending_at_end": measured["waits_still_pending"],
         "waits_ended_early": measured["waits_ended_early"],

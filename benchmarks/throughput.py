@@ -24,12 +24,17 @@ work per job. The ways:
   limits; login once, then per job ``POST Jobs``, ``PUT`` the Qobj, ``POST
   jobDataUploaded``, the status websocket until a final status, ``GET
   resultDownloadUrl``, ``GET`` the result, ``POST resultDownloaded``.
-* ``floor_tuned``: the same calls with at most 8 jobs in flight (a semaphore), 8 pooled
+* ``floor_httpx``: the same calls with at most 8 jobs in flight (a semaphore), 8 pooled
   connections kept alive, and status polling (20 ms, doubling up to 1 s) instead of the
-  websocket: the least client CPU per job found for bare httpx on this machine.
-* ``floor_protocol``: ``floor_tuned`` on the transport the SDK uses for REST calls
-  (``ibmq_async.api.transport.ProtocolTransport``) instead of httpx's own: the same calls
-  with no SDK logic at all, so the distance from it to ``ibmq_async`` is the SDK's.
+  websocket, on httpx's own transport: the least client CPU per job found for bare httpx
+  on this machine.
+* ``floor_httpx_aiohttp``: ``floor_httpx`` on the ``httpx-aiohttp`` package's
+  ``AiohttpTransport`` (aiohttp under httpx).
+* ``floor_protocol``: ``floor_httpx`` on the SDK's former hand-written HTTP/1.1 transport
+  (``ibmq_async.api.transport.ProtocolTransport``), where it still exists.
+
+``floor_*`` make the same calls as the SDK with no SDK logic at all, so the distance from
+the floor on the transport the SDK uses to ``ibmq_async`` is the SDK's own work.
 
 Every run reports the client's and the service's CPU time per job besides jobs per
 second: on a small machine both processes share the same cores, so the client's CPU per
@@ -74,15 +79,19 @@ from _common import (
     save_chart,
 )
 
+FLOORS = ("floor_httpx", "floor_httpx_aiohttp", "floor_protocol")
+"""The tuned floors (8 jobs in flight, polling), one per transport."""
 WAYS = (
     "original",
-    "floor_tuned",
-    "floor_protocol",
+    *FLOORS,
     "ibmq_async",
     "ibmq_async_32",
     "ibmq_async_jobmanager",
     "floor",
 )
+DEFAULT_WAYS = tuple(way for way in WAYS if way != "floor")
+SDK_TRANSPORT_FLOOR = "floor_protocol"
+"""The floor on the transport the SDK uses for REST calls on asyncio."""
 FULL_N = (100, 500, 2000)
 QUICK_N = (50, 200)
 SHOTS = 100
@@ -240,14 +249,26 @@ async def _worker_jobmanager(args: argparse.Namespace, qobj: dict[str, Any]) -> 
     }
 
 
+def _floor_transport(way: str, limits: Any) -> Any:
+    """The transport of a floor (``None``: the client makes httpx's own)."""
+    if way == "floor_httpx_aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        return AiohttpTransport(limits=limits)
+    if way == "floor_protocol":
+        from ibmq_async.api.transport import ProtocolTransport
+
+        return ProtocolTransport(limits=limits)
+    return None
+
+
 async def _worker_floor(
-    args: argparse.Namespace, qobj: dict[str, Any], *, tuned: bool, protocol: bool = False
+    args: argparse.Namespace, qobj: dict[str, Any], *, way: str
 ) -> dict[str, Any]:
     import httpx
     from httpx_ws import aconnect_ws
 
-    from ibmq_async.api.transport import ProtocolTransport
-
+    tuned = way in FLOORS
     if tuned:
         limits = httpx.Limits(
             max_connections=TUNED_IN_FLIGHT, max_keepalive_connections=TUNED_IN_FLIGHT
@@ -258,7 +279,7 @@ async def _worker_floor(
 
         limits, gate = DEFAULT_LIMITS, None
     body = json.dumps(qobj).encode()
-    transport = ProtocolTransport(limits=limits) if protocol else None
+    transport = _floor_transport(way, limits)
     async with httpx.AsyncClient(limits=limits, timeout=120.0, transport=transport) as client:
         login = await client.post(f"{args.url}/users/loginWithToken", json={"apiToken": args.token})
         token = login.raise_for_status().json()["id"]
@@ -329,7 +350,7 @@ async def _worker_floor(
         "concurrency": (
             f"at most {TUNED_IN_FLIGHT} jobs in flight (a semaphore), {TUNED_IN_FLIGHT} pooled "
             "connections, status polling (20 ms doubling to 1 s)"
-            + (", ProtocolTransport" if protocol else "")
+            + f", transport {type(transport).__name__ if transport else 'AsyncHTTPTransport'}"
             if tuned
             else "all N at once (asyncio.gather), the SDK's pool limits, status websocket"
         ),
@@ -345,14 +366,7 @@ def worker_main(args: argparse.Namespace) -> None:
     elif args.worker == "ibmq_async_jobmanager":
         report = asyncio.run(_worker_jobmanager(args, qobj))
     else:
-        report = asyncio.run(
-            _worker_floor(
-                args,
-                qobj,
-                tuned=args.worker in ("floor_tuned", "floor_protocol"),
-                protocol=args.worker == "floor_protocol",
-            )
-        )
+        report = asyncio.run(_worker_floor(args, qobj, way=args.worker))
     usage = client_usage()
     completed = report["completed"]
     print(
@@ -469,14 +483,31 @@ def _ratio(a: dict[str, Any], b: dict[str, Any]) -> str | float | None:
     return None
 
 
+def _cpu_ratio(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """``a``'s client CPU per job over ``b``'s (both must have completed jobs)."""
+    cpu_a, cpu_b = a.get("client_cpu_ms_per_job"), b.get("client_cpu_ms_per_job")
+    if not cpu_a or not cpu_b:
+        return None
+    return round(cpu_a / cpu_b, 2)
+
+
 def _ratios(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    ratios = {}
+    """Rates over rates (``*_over_*``) and client CPU per job over client CPU per job
+    (``cpu_*_over_*``): the goals are ``cpu_ibmq_async_over_<the SDK's floor>`` at most 1.3
+    and ``cpu_original_over_ibmq_async`` at least 2."""
+    ratios: dict[str, Any] = {}
     for way in ("ibmq_async", "ibmq_async_32", "ibmq_async_jobmanager"):
         if way not in runs:
             continue
-        for other in ("original", "floor", "floor_tuned", "floor_protocol"):
+        for other in ("original", "floor", *FLOORS):
             if other in runs:
                 ratios[f"{way}_over_{other}"] = _ratio(runs[way], runs[other])
+        for other in FLOORS:
+            if other in runs:
+                ratios[f"cpu_{way}_over_{other}"] = _cpu_ratio(runs[way], runs[other])
+        if "original" in runs:
+            ratios[f"cpu_original_over_{way}"] = _cpu_ratio(runs["original"], runs[way])
+    ratios["sdk_transport_floor"] = SDK_TRANSPORT_FLOOR
     return ratios
 
 
@@ -486,7 +517,16 @@ def chart(document: dict[str, Any], path: str) -> str:
     sizes = [int(n) for n in document["results"]]
     figure, axis = plt.subplots(figsize=(9, 4.8))
     width = 0.8 / len(ways)
-    colors = ["#7f7f7f", "#2ca02c", "#98df8a", "#1f77b4", "#aec7e8", "#17becf", "#bcbd22"]
+    colors = [
+        "#7f7f7f",
+        "#2ca02c",
+        "#98df8a",
+        "#d62728",
+        "#1f77b4",
+        "#aec7e8",
+        "#17becf",
+        "#bcbd22",
+    ]
     top = 0.0
     for index, way in enumerate(ways):
         xs, heights, labels, hatches = [], [], [], []
@@ -530,7 +570,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="N = 50, 200 and a 60 s cap")
     parser.add_argument("--n", type=int, nargs="+", help="job counts (default 100 500 2000)")
-    parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS))
+    parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(DEFAULT_WAYS))
     parser.add_argument("--cap", type=float, help="seconds a run may take (default 150; quick 60)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per way and N (median kept)")
     parser.add_argument("--original-python", help="interpreter holding the original client")
