@@ -28,10 +28,13 @@ work per job. The ways:
   connections kept alive, and status polling (20 ms, doubling up to 1 s) instead of the
   websocket, on httpx's own transport: the least client CPU per job found for bare httpx
   on this machine.
+* ``floor_aiohttp``: ``floor_httpx`` on the transport the SDK uses on asyncio
+  (``ibmq_async.api.transports.AiohttpTransport``: aiohttp under httpx).
 * ``floor_httpx_aiohttp``: ``floor_httpx`` on the ``httpx-aiohttp`` package's
-  ``AiohttpTransport`` (aiohttp under httpx).
-* ``floor_protocol``: ``floor_httpx`` on the SDK's former hand-written HTTP/1.1 transport
-  (``ibmq_async.api.transport.ProtocolTransport``), where it still exists.
+  ``AiohttpTransport``, for comparison with the SDK's adapter.
+* ``floor_protocol`` (not run by default): ``floor_httpx`` on the SDK's former hand-written
+  HTTP/1.1 transport (``ibmq_async.api.transport.ProtocolTransport``); it only runs
+  against a checkout that still has it (the "before" figures of ``benchmarks/README.md``).
 
 ``floor_*`` make the same calls as the SDK with no SDK logic at all, so the distance from
 the floor on the transport the SDK uses to ``ibmq_async`` is the SDK's own work.
@@ -79,7 +82,7 @@ from _common import (
     save_chart,
 )
 
-FLOORS = ("floor_httpx", "floor_httpx_aiohttp", "floor_protocol")
+FLOORS = ("floor_httpx", "floor_aiohttp", "floor_httpx_aiohttp", "floor_protocol")
 """The tuned floors (8 jobs in flight, polling), one per transport."""
 WAYS = (
     "original",
@@ -89,8 +92,8 @@ WAYS = (
     "ibmq_async_jobmanager",
     "floor",
 )
-DEFAULT_WAYS = tuple(way for way in WAYS if way != "floor")
-SDK_TRANSPORT_FLOOR = "floor_protocol"
+DEFAULT_WAYS = tuple(way for way in WAYS if way not in ("floor", "floor_protocol"))
+SDK_TRANSPORT_FLOOR = "floor_aiohttp"
 """The floor on the transport the SDK uses for REST calls on asyncio."""
 FULL_N = (100, 500, 2000)
 QUICK_N = (50, 200)
@@ -251,6 +254,12 @@ async def _worker_jobmanager(args: argparse.Namespace, qobj: dict[str, Any]) -> 
 
 def _floor_transport(way: str, limits: Any) -> Any:
     """The transport of a floor (``None``: the client makes httpx's own)."""
+    if way == "floor_aiohttp":
+        import httpx
+
+        from ibmq_async.api.transports import AiohttpTransport
+
+        return AiohttpTransport(limits=limits, timeout=httpx.Timeout(120.0))
     if way == "floor_httpx_aiohttp":
         from httpx_aiohttp import AiohttpTransport
 

@@ -6,19 +6,16 @@
 and account clients share the connection's single client, its retry policy, its timeouts
 and its access token.
 
-REST calls go through :class:`~ibmq_async.api.transport.ProtocolTransport` on asyncio
-(httpx's own transport on other event loops and through proxies). The job status
-websockets are opened directly on asyncio (:mod:`ibmq_async.api.ws_protocol`), and
-through httpx-ws on a second client (httpx's transport, which can upgrade connections)
-on other event loops or when a proxy is configured.
+REST calls and status websockets go through the network of
+:func:`~ibmq_async.api.transports.open_network`: aiohttp on asyncio, httpx's own
+transport and httpx-ws on other event loops, through the proxies of ``proxies=`` or of
+the environment.
 """
 
 from __future__ import annotations
 
-import ssl
 import types
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -30,28 +27,16 @@ from ibmq_async.api.session import (
     CLIENT_APPLICATION,
     CLIENT_APPLICATION_HEADER,
     DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_MAX_WEBSOCKETS,
     DEFAULT_TIMEOUT,
+    ApiClient,
     HttpSession,
 )
-from ibmq_async.api.transport import ProtocolTransport, SessionClient
+from ibmq_async.api.transports import DEFAULT_LIMITS, ProxyRoutes, open_network
 from ibmq_async.api.websocket import DEFAULT_POLLING_POLICY, PollingPolicy
 from ibmq_async.exceptions import IBMQInputValueError
 from ibmq_async.models import NetworkHub, UserInfo
 
 __all__ = ["Connection"]
-
-DEFAULT_LIMITS = httpx.Limits(
-    max_connections=100, max_keepalive_connections=DEFAULT_MAX_IN_FLIGHT, keepalive_expiry=4.0
-)
-"""REST connections: as many kept alive as requests may be in flight, so that a steady
-load does not open and close connections; idle ones are closed after 4 s, before a
-server's usual 5 s keep-alive timeout can race a request."""
-
-WEBSOCKET_LIMITS = httpx.Limits(
-    max_connections=DEFAULT_MAX_WEBSOCKETS + 8, max_keepalive_connections=0
-)
-"""Status websocket connections (an upgraded connection is never reused)."""
 
 
 def _as_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout:
@@ -62,26 +47,6 @@ def _as_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout:
             raise IBMQInputValueError("every timeout must be finite (connect, read, write, pool)")
         return timeout
     return httpx.Timeout(float(timeout))
-
-
-def _proxy_mounts(
-    proxies: Mapping[str, Any] | None, *, verify: bool
-) -> dict[str, httpx.AsyncBaseTransport] | None:
-    """Transports for the original client's ``proxies`` (``{"urls": {"https": ...}}``)."""
-    if not proxies:
-        return None
-    if proxies.get("username_ntlm") or proxies.get("password_ntlm"):
-        raise IBMQInputValueError("NTLM proxy authentication is not supported")
-    urls = proxies.get("urls", proxies)
-    if not isinstance(urls, Mapping):
-        raise IBMQInputValueError("proxies['urls'] must map a scheme to a proxy URL")
-    mounts: dict[str, httpx.AsyncBaseTransport] = {}
-    for scheme, proxy_url in urls.items():
-        if not proxy_url:
-            continue
-        pattern = scheme if "://" in scheme else f"{scheme}://"
-        mounts[pattern] = httpx.AsyncHTTPTransport(proxy=str(proxy_url), verify=verify)
-    return mounts or None
 
 
 class Connection:
@@ -135,7 +100,8 @@ class Connection:
         Args:
             token: The API token.
             url: The authentication URL (``{AUTH}``).
-            proxies: ``{"urls": {"http": ..., "https": ...}}`` as the original client took.
+            proxies: ``{"urls": {"http": ..., "https": ...}}`` as the original client took;
+                without it, ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` apply.
             verify: Verify TLS certificates.
             timeout: Per-attempt timeouts (a number sets all four); finite by default.
             retry: The default retry policy of the connection.
@@ -149,35 +115,23 @@ class Connection:
         """
         if not isinstance(token, str) or not token:
             raise IBMQInputValueError("the API token must be a non-empty string")
-        common: dict[str, Any] = {
-            "headers": {CLIENT_APPLICATION_HEADER: CLIENT_APPLICATION},
-            "timeout": _as_timeout(timeout),
-            "verify": verify,
-            "follow_redirects": False,
-        }
-        websocket_client: httpx.AsyncClient | None = None
-        websocket_tls: Callable[[], ssl.SSLContext] | None = None
-        if transport is None:
-            rest = ProtocolTransport(verify=verify, limits=DEFAULT_LIMITS)
-            client: httpx.AsyncClient = SessionClient(
-                transport=rest,
-                mounts=_proxy_mounts(proxies, verify=verify),
-                limits=DEFAULT_LIMITS,
-                **common,
-            )
-            websocket_client = httpx.AsyncClient(
-                mounts=_proxy_mounts(proxies, verify=verify), limits=WEBSOCKET_LIMITS, **common
-            )
-            if not proxies and not urllib.request.getproxies():
-                websocket_tls = rest.ssl_context
-        else:
-            client = SessionClient(transport=transport, limits=DEFAULT_LIMITS, **common)
+        timeouts = _as_timeout(timeout)
+        network = open_network(
+            verify=verify,
+            limits=DEFAULT_LIMITS,
+            routes=ProxyRoutes.from_settings(proxies),
+            timeout=timeouts,
+            max_in_flight=DEFAULT_MAX_IN_FLIGHT,
+            transport=transport,
+        )
+        client = ApiClient(
+            transport=network.rest,
+            headers={CLIENT_APPLICATION_HEADER: CLIENT_APPLICATION},
+            timeout=timeouts,
+            follow_redirects=False,
+        )
         session = HttpSession(
-            client,
-            retry=retry or DEFAULT_RETRY_POLICY,
-            timeout=_as_timeout(timeout),
-            websocket_client=websocket_client,
-            websocket_tls=websocket_tls,
+            client, retry=retry or DEFAULT_RETRY_POLICY, timeout=timeouts, network=network
         )
         session.redactor.add(token)
         try:

@@ -25,22 +25,20 @@ import email.utils
 import json
 import logging
 import os
-import ssl
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
 import anyio
 import httpx
-from httpx_ws import aconnect_ws
 from pydantic import BaseModel, ValidationError
 
 from ibmq_async._version import __version__
 from ibmq_async.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy, call_with_retry
-from ibmq_async.api.ws_protocol import connect_websocket
+from ibmq_async.api.transports import Network, StatusSocket
 from ibmq_async.exceptions import (
     ApiAuthenticationError,
     ApiConnectionError,
@@ -81,7 +79,8 @@ STORAGE_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=300.0, pool=30.0
 """Timeouts for object-storage uploads and downloads (Qobj and result documents)."""
 
 DEFAULT_MAX_IN_FLIGHT = 32
-"""The most requests one connection sends at once."""
+"""The most REST requests one connection sends at once
+(:class:`~ibmq_async.api.transports.InFlightLimit`)."""
 
 DEFAULT_MAX_WEBSOCKETS = 32
 """The most job status websockets one connection keeps open at once."""
@@ -269,6 +268,44 @@ def _transport_error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _without_credentials(url: str) -> str:
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else url
+
+
+class _Cookies(httpx.Cookies):
+    """A cookie jar that reads only responses that set cookies.
+
+    httpx hands every response to the jar, which builds urllib request and response
+    stand-ins first; for an API that sets no cookies that was a tenth of a small request's
+    CPU time. Servers that do set them (load-balancer affinity) are honoured as before.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class ApiClient(httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` of a session, whose jar is :class:`_Cookies`.
+
+    httpx reads the jar through the ``cookies`` property only, which this class serves
+    from its own attribute.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._jar = _Cookies(kwargs.pop("cookies", None))
+        super().__init__(**kwargs)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._jar = _Cookies(cookies)
+
+
 def trace_id_of(response: httpx.Response) -> str | None:
     """The trace id of a response (``uber-trace-id``, else ``x-request-id``)."""
     value: str | None = response.headers.get("uber-trace-id") or response.headers.get(
@@ -337,14 +374,6 @@ def validate_model(
         raise error from exc
 
 
-class WebSocket(Protocol):
-    """What the status watcher needs of a websocket (httpx-ws's or ours)."""
-
-    async def send_text(self, text: str) -> None: ...
-
-    async def receive(self, timeout: float | None = None) -> Any: ...
-
-
 def validate_model_json(model: type[M], response: httpx.Response, *, what: str) -> M:
     """Validate the JSON body of ``response`` into ``model`` straight from its bytes.
 
@@ -373,18 +402,12 @@ class HttpSession:
         retry: The default retry policy of the session.
         timeout: The default per-attempt timeouts.
         redactor: The secrets of the connection.
-        owns_client: Whether :meth:`aclose` closes ``client``.
-        max_in_flight: The most requests sent at once; more wait their turn here, where
-            waiting is cheap, rather than in the connection pool, whose queue slows down
-            as it grows.
-        max_websockets: The most job status websockets open at once (each holds a pool
+        owns_client: Whether :meth:`aclose` closes ``client`` and ``network``.
+        max_websockets: The most job status websockets open at once (each holds a
             connection for as long as it is open); waits beyond it poll instead.
-        websocket_client: The client that opens the status websockets, if not ``client``
-            (whose transport may not do upgrades); closed with the session if it owns
-            ``client``.
-        websocket_tls: With it, status websockets on an asyncio loop are opened directly
-            (:mod:`ibmq_async.api.ws_protocol`) and it gives their TLS context; without
-            it (or on another loop) they go through httpx-ws on ``websocket_client``.
+        network: The transports under ``client`` and the websockets
+            (:func:`~ibmq_async.api.transports.open_network`); by default websockets go
+            through httpx-ws on ``client`` and nothing goes through a proxy.
     """
 
     def __init__(
@@ -395,19 +418,15 @@ class HttpSession:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         redactor: SecretRedactor | None = None,
         owns_client: bool = True,
-        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_websockets: int = DEFAULT_MAX_WEBSOCKETS,
-        websocket_client: httpx.AsyncClient | None = None,
-        websocket_tls: Callable[[], ssl.SSLContext] | None = None,
+        network: Network | None = None,
     ) -> None:
-        if max_in_flight < 1 or max_websockets < 0:
-            raise ValueError("max_in_flight must be at least 1 and max_websockets at least 0")
+        if max_websockets < 0:
+            raise ValueError("max_websockets must be at least 0")
         self.client = client
-        self.websocket_client = websocket_client or client
-        self._websocket_tls = websocket_tls
+        self.network = network or Network.over_client(client)
         self.retry = retry
         self.timeout = timeout
-        self.in_flight = anyio.CapacityLimiter(max_in_flight)
         self.websocket_slots = anyio.CapacityLimiter(max(max_websockets, 1))
         self.websockets_enabled = max_websockets > 0
         self.redactor = redactor or SecretRedactor()
@@ -544,25 +563,17 @@ class HttpSession:
 
     def websocket(
         self, url: str, *, ping_interval: float | None
-    ) -> AbstractAsyncContextManager[WebSocket]:
-        """Open a websocket to ``url`` (an async context manager that closes it).
+    ) -> AbstractAsyncContextManager[StatusSocket]:
+        """Open a status websocket to ``url`` (an async context manager that closes it),
+        sending keepalive pings every ``ping_interval`` seconds.
 
-        Directly on an asyncio protocol when the session allows it and the loop is
-        asyncio's; otherwise through httpx-ws on :attr:`websocket_client`, which sends
-        keepalive pings every ``ping_interval`` seconds.
+        Raises (on entering):
+            WebsocketError: The upgrade was refused, or the server could not be reached.
         """
-        if self._websocket_tls is not None and isinstance(
-            current_event_loop(), asyncio.AbstractEventLoop
-        ):
-            headers = [(CLIENT_APPLICATION_HEADER.encode(), CLIENT_APPLICATION.encode())]
-            return connect_websocket(
-                url, headers=headers, timeout=self.timeout, ssl_context=self._websocket_tls
-            )
-        return aconnect_ws(
+        return self.network.websocket(
             url,
-            self.websocket_client,
-            keepalive_ping_interval_seconds=ping_interval,
-            keepalive_ping_timeout_seconds=ping_interval,
+            headers={CLIENT_APPLICATION_HEADER: CLIENT_APPLICATION},
+            ping_interval=ping_interval,
             timeout=self.timeout,
         )
 
@@ -615,8 +626,7 @@ class HttpSession:
         )
         started = time.monotonic()
         try:
-            async with self.in_flight:
-                response = await self.client.send(request)
+            response = await self.client.send(request)
         except httpx.TimeoutException as exc:
             self.redactor.redact_request(request)
             self.redactor.redact_exception(exc)
@@ -628,8 +638,10 @@ class HttpSession:
         except httpx.HTTPError as exc:
             self.redactor.redact_request(request)
             self.redactor.redact_exception(exc)
+            proxy = self.network.routes.proxy_for(request.url)
+            via = f" through the proxy {_without_credentials(proxy)}" if proxy else ""
             raise ApiConnectionError(
-                self.redactor.redact(f"Connection failed ({_transport_error_text(exc)})"),
+                self.redactor.redact(f"Connection failed{via} ({_transport_error_text(exc)})"),
                 method=method,
                 url=str(request.url),
             ) from exc
@@ -653,5 +665,4 @@ class HttpSession:
         self._closed = True
         if self._owns_client:
             await self.client.aclose()
-            if self.websocket_client is not self.client:
-                await self.websocket_client.aclose()
+            await self.network.aclose()

@@ -7,9 +7,9 @@ the same job follows the statuses it publishes, so N waiters cost one stream or 
 The driver runs in its own task, never in a background one: if it is cancelled or times
 out, another waiter takes over.
 
-The websocket is ``{ws_url}/jobs/{id}/status/v/1`` over the connection's own
-``httpx.AsyncClient`` (httpx-ws, which runs on anyio): the first frame sends the access
-token, the server answers ``{"type": "authenticated"}`` and then pushes
+The websocket is ``{ws_url}/jobs/{id}/status/v/1``, opened by the session (aiohttp on
+asyncio, httpx-ws elsewhere; :mod:`ibmq_async.api.transports`): the first frame sends the
+access token, the server answers ``{"type": "authenticated"}`` and then pushes
 ``{"type": "job-status", "data": {...}}`` frames. Close code 4002 means the job is done,
 4003 that it does not exist. A failure before authentication, a refused token, a 4003 or
 too many drops switch the watch to polling ``GET .../status/v/1``, with a backoff that
@@ -29,12 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from httpx_ws import HTTPXWSException, WebSocketDisconnect, WebSocketUpgradeError
 from pydantic import ValidationError
-from wsproto.events import BytesMessage, TextMessage
 
-from ibmq_async.api.session import HttpSession, WebSocket, describe_validation_error
+from ibmq_async.api.session import HttpSession, describe_validation_error
 from ibmq_async.api.status_batch import FetchMany, StatusBatcher, aligned_wait
+from ibmq_async.api.transports import SocketClosed, StatusSocket
 from ibmq_async.exceptions import (
     ApiJobWaitTimeoutError,
     WebsocketAuthenticationError,
@@ -480,8 +479,8 @@ class JobStatusWatcher:
             async with self._session.websocket(
                 url, ping_interval=self.policy.websocket_ping_interval
             ) as ws:
-                # Exceptions leaving this block come out of httpx-ws's task group wrapped in
-                # an exception group, so the conversation records how it ended instead.
+                # Exceptions leaving this block may come out of httpx-ws's task group
+                # wrapped in an exception group, so the conversation records how it ended.
                 try:
                     await ws.send_text(json.dumps({"type": "authentication", "data": token}))
                     first = await self._receive(ws, timeout=self.policy.websocket_auth_timeout)
@@ -509,32 +508,24 @@ class JobStatusWatcher:
                         if until():
                             outcome.done = True
                             return outcome
-                except WebSocketDisconnect as exc:
+                except SocketClosed as exc:
                     outcome.close_code = exc.code
                 except Exception as exc:
                     outcome.error = exc
-        except WebSocketUpgradeError as exc:
-            outcome.error = WebsocketError(
-                f"The status websocket answered the upgrade with HTTP {exc.response.status_code}"
-            )
         except Exception as exc:
             if outcome.error is None and not outcome.done and outcome.callback_error is None:
                 outcome.error = exc
         return outcome
 
     @staticmethod
-    async def _receive(ws: WebSocket, *, timeout: float | None) -> Any:
-        while True:
-            event = await ws.receive(timeout=timeout)
-            if isinstance(event, (TextMessage, BytesMessage)):
-                data = event.data
-                text = data.decode("utf-8") if isinstance(data, bytes) else data
-                try:
-                    return json.loads(text)
-                except ValueError as exc:
-                    raise WebsocketProtocolError(
-                        "The status websocket sent a frame that is not JSON"
-                    ) from exc
+    async def _receive(ws: StatusSocket, *, timeout: float | None) -> Any:
+        text = await ws.receive_text(timeout)
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise WebsocketProtocolError(
+                "The status websocket sent a frame that is not JSON"
+            ) from exc
 
     @staticmethod
     def _status_from_message(message: Any) -> JobStatusResponse:
@@ -555,7 +546,7 @@ async def _nothing() -> None:
 def _describe(outcome: _WebsocketOutcome) -> str:
     if outcome.error is not None:
         error = outcome.error
-        if isinstance(error, HTTPXWSException) or not str(error):
+        if not str(error):
             return type(error).__name__
         return f"{type(error).__name__}: {error}"
     if outcome.close_code is not None:

@@ -13,7 +13,6 @@ import pytest
 from faults import FAULTS, FaultProxy
 
 from ibmq_async.api import SUBMISSION_TAG_PREFIX, Connection, PollingPolicy, RetryPolicy
-from ibmq_async.api.transport import ProtocolTransport
 from ibmq_async.local import BackendConfig, LocalServiceConfig, serve
 from ibmq_async.models import ApiJobStatus
 
@@ -45,11 +44,9 @@ def tiny_qobj(index: int) -> dict[str, Any]:
 
 
 def assert_pool_idle(connection: Connection) -> None:
-    transport = connection.session.client._transport  # type: ignore[attr-defined]
-    assert isinstance(transport, ProtocolTransport)
-    assert transport.waiting_count == 0, "a request is still waiting for a connection"
-    in_use = transport.connection_count - transport.idle_connection_count
-    assert in_use == 0, f"connections left in use: {transport!r}"
+    network = connection.session.network
+    assert network.kind == "aiohttp"
+    assert network.requests_in_flight == 0, "a request is still being sent or answered"
 
 
 @pytest.mark.slow

@@ -16,10 +16,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import aiohttp
 import httpx
 import respx
 
 from ibmq_async.api import Connection, RetryPolicy
+from ibmq_async.api.transports import transport_error
 
 AUTH_URL = "https://auth.example.test/api"
 API_URL = "https://api.example.test/api"
@@ -194,8 +196,9 @@ class FakeJobs:
     ``faults[name]`` is a list consumed one item per call of that endpoint (``create``,
     ``upload``, ``start``, ``get``, ``list``): ``None`` (behave), an exception class (raise
     it before the server acts), ``"lost"`` (act, then raise ``httpx.ReadError`` as if the
-    response were lost), ``"acted-502"`` (act, then answer 502), or an ``httpx.Response``
-    to answer instead of acting.
+    response were lost), ``"disconnected"`` (act, then fail as the asyncio stack does when
+    the server closes the connection after the request was written), ``"acted-502"``
+    (act, then answer 502), or an ``httpx.Response`` to answer instead of acting.
     """
 
     def __init__(self, router: respx.Router, *, honour_idempotency_key: bool = True) -> None:
@@ -250,6 +253,8 @@ class FakeJobs:
             response = handler(request, **kwargs)
             if fault == "lost":
                 raise httpx.ReadError("response lost", request=request)
+            if fault == "disconnected":
+                raise transport_error(aiohttp.ServerDisconnectedError())
             if fault == "acted-502":
                 return httpx.Response(502, text="Bad gateway")
             return response

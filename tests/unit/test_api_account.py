@@ -242,6 +242,30 @@ async def test_submit_is_not_duplicated_when_the_create_response_is_lost(
 
 
 @pytest.mark.asyncio
+async def test_a_disconnect_after_the_create_was_written_is_reconciled_not_resent(
+    router: respx.Router, recorder: WaitRecorder
+) -> None:
+    fake = FakeJobs(router, honour_idempotency_key=False)
+    fake.faults["create"] = ["disconnected"]  # the job is made; the answer never comes
+    conn, client = await account(router, recorder)
+    async with conn:
+        job = await client.submit_job(BACKEND, bell_qobj())
+    order = []
+    for call in router.calls:
+        path, method = call.request.url.path, call.request.method
+        if path.endswith("/Jobs/status/v/1"):
+            order.append("list")
+        elif method == "POST" and path.endswith("/Jobs"):
+            order.append("create")
+    # create, then look for the job by its tag before creating again: never two blind creates
+    assert order[0] == "create"
+    assert order[1] == "list"
+    assert order.count("create") == 2
+    assert list(fake.jobs) == [job.job_id]  # the duplicate the second create made is gone
+    assert fake.jobs[job.job_id]["status"] == "QUEUED"
+
+
+@pytest.mark.asyncio
 async def test_submit_finds_a_started_job_after_a_lost_start_response(
     router: respx.Router, recorder: WaitRecorder
 ) -> None:

@@ -1,4 +1,4 @@
-"""The session bounds the requests in flight, so a burst waits here and not in the pool."""
+"""The network bounds the requests in flight, so a burst waits there and not in the pool."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from ibmq_async.api.session import HttpSession
+from ibmq_async.api.transports import InFlightLimit
 
 
 @pytest.mark.asyncio
@@ -22,8 +23,8 @@ async def test_a_burst_of_requests_never_has_more_than_max_in_flight_sent_at_onc
         sending -= 1
         return httpx.Response(200, json={"ok": True})
 
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    session = HttpSession(client, max_in_flight=4)
+    client = httpx.AsyncClient(transport=InFlightLimit(httpx.MockTransport(handler), 4))
+    session = HttpSession(client)
     answers: list[int] = []
 
     async def call() -> None:
@@ -39,6 +40,7 @@ async def test_a_burst_of_requests_never_has_more_than_max_in_flight_sent_at_onc
 
 
 def test_the_bounds_must_make_sense() -> None:
-    client = httpx.AsyncClient()
     with pytest.raises(ValueError, match="max_in_flight"):
-        HttpSession(client, max_in_flight=0)
+        InFlightLimit(httpx.MockTransport(lambda request: httpx.Response(200)), 0)
+    with pytest.raises(ValueError, match="max_websockets"):
+        HttpSession(httpx.AsyncClient(), max_websockets=-1)

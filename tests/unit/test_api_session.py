@@ -669,20 +669,6 @@ async def test_cancelling_a_call_in_backoff_propagates_at_once(anyio_backend: st
     assert route.call_count == 1
 
 
-def test_proxies_take_the_original_clients_shape() -> None:
-    from ibmq_async.api.connection import _proxy_mounts
-
-    mounts = _proxy_mounts({"urls": {"https": "http://proxy.test:3128"}}, verify=True)
-    assert mounts is not None
-    assert list(mounts) == ["https://"]
-    assert _proxy_mounts(None, verify=True) is None
-    with pytest.raises(IBMQInputValueError, match="NTLM"):
-        _proxy_mounts(
-            {"urls": {"https": "http://p"}, "username_ntlm": "u", "password_ntlm": "p"},
-            verify=True,
-        )
-
-
 def test_timeouts_given_to_connect_must_be_finite() -> None:
     from ibmq_async.api.connection import _as_timeout
 
