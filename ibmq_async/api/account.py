@@ -28,7 +28,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from ibmq_async.api.filters import format_query_datetime, paginate_where
-from ibmq_async.api.retry import NOT_SENT_EXCEPTIONS, RetryPolicy, call_with_retry
+from ibmq_async.api.retry import SINGLE_ATTEMPT, RetryPolicy
 from ibmq_async.api.session import (
     STORAGE_TIMEOUT,
     HttpSession,
@@ -37,6 +37,12 @@ from ibmq_async.api.session import (
     validate_model,
     validate_model_json,
 )
+from ibmq_async.api.submission import (
+    CLEANUP_SECONDS,
+    Created,
+    SubmissionSteps,
+    submit_exactly_once,
+)
 from ibmq_async.api.websocket import (
     DEFAULT_POLLING_POLICY,
     JobStatusWatcher,
@@ -44,9 +50,7 @@ from ibmq_async.api.websocket import (
     StatusCallback,
 )
 from ibmq_async.exceptions import (
-    ApiConnectionError,
     ApiError,
-    ApiServerError,
     ApiStatusError,
     ApiTimeoutError,
 )
@@ -87,6 +91,8 @@ SUBMISSION_TAG_PREFIX = "ibmq_async_submission_"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 JOB_ID_FIELDS = {"id": True, "liveDataEnabled": True, "creationDate": True}
 DEFAULT_PAGE_SIZE = 50
+SUBMISSION_LOOKUP_LIMIT = 100
+"""The most jobs one lookup by submission tag reads (a tag has one, or a few)."""
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -136,17 +142,6 @@ def encode_qobj(qobj: Mapping[str, Any] | QasmQobj | PulseQobj) -> bytes:
     except TypeError:
         text = json.dumps(_stringify_keys(qobj), default=_json_default, separators=(",", ":"))
     return text.encode()
-
-
-def _is_ambiguous(exc: BaseException) -> bool:
-    """Whether a failed request may nevertheless have been processed by the server."""
-    if isinstance(exc, ApiServerError):
-        return True
-    if isinstance(exc, ApiStatusError):
-        return False
-    if isinstance(exc, ApiConnectionError):
-        return not isinstance(exc.__cause__, NOT_SENT_EXCEPTIONS)
-    return False
 
 
 def _same_origin(url: str, other: str) -> bool:
@@ -543,7 +538,7 @@ class AccountClient:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
     ) -> JobRecord:
-        """Create, upload and start a job, exactly once.
+        """Create, upload and start a job, exactly once (:mod:`ibmq_async.api.submission`).
 
         The submission has a key (``submission_key``, or a new UUID), sent as the
         ``Idempotency-Key`` header of the create call and kept as the job tag
@@ -552,6 +547,10 @@ class AccountClient:
         timeout, a 5xx), the next attempt first looks for the job by that tag (or re-reads
         the job) instead of blindly creating another. Under any mix of faults, one call
         makes at most one job.
+
+        Every step is one request inside one retry loop. The lookups, creates and starts
+        are bounded by ``retry.max_attempts``; the upload, harmless to repeat, keeps
+        retrying while the deadline allows.
 
         Passing the ``submission_key`` of an earlier call that failed or was interrupted
         resumes it: if a started job with that key exists, it is returned.
@@ -567,8 +566,8 @@ class AccountClient:
             check_existing: Look for a job with the key's tag before the first create
                 call (one more request); defaults to whether ``submission_key`` was given.
                 Pass ``False`` for a key known to be new.
-            timeout: Seconds for the whole submission.
-            retry: The retry policy of every step.
+            timeout: Seconds for the whole submission (the policy's deadline applies too).
+            retry: The retry policy of the submission's loop.
 
         Returns:
             The job as the start call (or the reconciliation) returned it.
@@ -576,9 +575,11 @@ class AccountClient:
         Raises:
             ApiJobLimitError: Too many active jobs on the backend (error 3458); no job was
                 made.
-            ApiTimeoutError: ``timeout`` expired; resubmit with the same ``submission_key``
-                to find out whether the job was made.
-            ApiError: A step failed for good (the job, if made, is cancelled best-effort).
+            ApiTimeoutError: The deadline expired; resubmit with the same
+                ``submission_key`` to find out whether the job was made.
+            ApiError: A step failed for good. The message says what was tried, and that
+                the job made was deleted (or cancelled, if it may have started), or which
+                job was left behind and why.
         """
         key = submission_key or uuid.uuid4().hex
         tag = submission_tag(key)
@@ -586,152 +587,80 @@ class AccountClient:
         if tag not in tags:
             tags.append(tag)
         content = qobj if isinstance(qobj, bytes) else encode_qobj(qobj)
-        policy = retry or self.retry
 
-        async def submit() -> JobRecord:
-            created = await self._create_exactly_once(
+        async def create() -> Created[str, JobRecord]:
+            made = await self.job_create(
                 backend_name,
-                key=key,
-                look_first=(
-                    submission_key is not None if check_existing is None else check_existing
-                ),
-                policy=policy,
                 job_name=job_name,
                 job_tags=tags,
                 experiment_id=experiment_id,
                 live_data_enabled=live_data_enabled,
+                submission_key=key,
+                retry=SINGLE_ATTEMPT,
             )
-            if isinstance(created, JobRecord):
-                return created
-            try:
-                await self.job_upload(created.object_storage_info.upload_url, content, retry=policy)
-                return await self._start_exactly_once(created.job_id, policy)
-            except Exception:
-                await self._cancel_quietly(created.job_id)
-                raise
-
-        return await _within(timeout, f"Submitting a job to {backend_name}", submit)
-
-    async def _create_exactly_once(
-        self,
-        backend_name: str,
-        *,
-        key: str,
-        look_first: bool,
-        policy: RetryPolicy,
-        **create_args: Any,
-    ) -> JobCreateResponse | JobRecord:
-        """Create the job, or find the one an earlier (ambiguous) attempt made.
-
-        A job found with the submission tag that was started is the submission. Jobs
-        found that were made but never started are created again with the same key: a
-        server that honours the key gives the same job back; for one that does not, the
-        jobs made before are deleted once a new one exists.
-        """
-        tag = submission_tag(key)
-        ambiguous = look_first
-        unstarted: dict[str, JobRecord] = {}
-
-        async def attempt() -> JobCreateResponse | JobRecord:
-            nonlocal ambiguous
-            if ambiguous:
-                found = await self._find_submissions(tag, policy)
-                started = [job for job in found if job.status is not ApiJobStatus.CREATING]
-                unstarted.update(
-                    (job.job_id, job) for job in found if job.status is ApiJobStatus.CREATING
-                )
-                if started:
-                    await self._delete_orphans(unstarted, keep=started[0].job_id)
-                    return started[0]
-            try:
-                created = await self.job_create(
-                    backend_name,
-                    submission_key=key,
-                    retry=policy.replace(max_attempts=1),
-                    **create_args,
-                )
-            except ApiError as exc:
-                if _is_ambiguous(exc):
-                    ambiguous = True
-                raise
-            await self._delete_orphans(unstarted, keep=created.job_id)
-            if created.status not in (None, ApiJobStatus.CREATING.value):
+            if made.status not in (None, ApiJobStatus.CREATING.value):
                 # The key was seen before and that job was started: it is the submission.
-                return await self.job_get(created.job_id, retry=policy)
-            return created
+                return Created(
+                    made.job_id, started=await self.job_get(made.job_id, retry=SINGLE_ATTEMPT)
+                )
+            return Created(made.job_id, pending=made.object_storage_info.upload_url)
 
-        return await call_with_retry(
-            attempt,
-            policy=policy,
-            idempotent=True,  # made safe by the reconciliation above
-            description=f"POST {self.hgp_url}/Jobs (submission {key})",
+        async def find() -> list[JobRecord]:
+            return await self._find_submissions(tag)
+
+        async def upload(url: str) -> None:
+            await self.job_upload(url, content, retry=SINGLE_ATTEMPT)
+
+        async def start(job_id: str) -> JobRecord:
+            return await self.job_data_uploaded(job_id, retry=SINGLE_ATTEMPT)
+
+        async def read(job_id: str) -> JobRecord:
+            return await self.job_get(job_id, retry=SINGLE_ATTEMPT)
+
+        steps: SubmissionSteps[str, JobRecord] = SubmissionSteps(
+            create=create,
+            find=find,
+            job_id=lambda job: job.job_id,
+            is_started=lambda job: job.status is not ApiJobStatus.CREATING,
+            discard=self._discard,
+            upload=upload,
+            start=start,
+            read=read,
+        )
+        return await submit_exactly_once(
+            steps,
+            what=f"a job to {backend_name} (submission key {key})",
+            policy=retry or self.retry,
+            look_first=submission_key is not None if check_existing is None else check_existing,
+            timeout=timeout,
         )
 
-    async def _start_exactly_once(self, job_id: str, policy: RetryPolicy) -> JobRecord:
-        """Confirm the upload, or find that an earlier ambiguous attempt did."""
-        ambiguous = False
-
-        async def started() -> JobRecord | None:
-            record = await self.job_get(job_id, retry=policy)
-            return None if record.status is ApiJobStatus.CREATING else record
-
-        async def attempt() -> JobRecord:
-            nonlocal ambiguous
-            if ambiguous and (record := await started()) is not None:
-                return record
-            try:
-                return await self.job_data_uploaded(job_id, retry=policy.replace(max_attempts=1))
-            except ApiStatusError as exc:
-                status = exc.status_code or 0
-                if (
-                    ambiguous
-                    and 400 <= status < 500
-                    and status not in (408, 429)
-                    and (record := await started()) is not None
-                ):
-                    return record  # e.g. "already uploaded": the earlier attempt went through
-                if _is_ambiguous(exc):
-                    ambiguous = True
-                raise
-            except ApiError as exc:
-                if _is_ambiguous(exc):
-                    ambiguous = True
-                raise
-
-        return await call_with_retry(
-            attempt,
-            policy=policy,
-            idempotent=True,  # made safe by the reconciliation above
-            description=f"POST {self._job_url(job_id)}/jobDataUploaded",
+    async def _find_submissions(self, tag: str) -> list[JobRecord]:
+        """The jobs carrying a submission tag, oldest first: one request, not retried."""
+        query = {
+            "where": {"tags": {"inq": [tag]}},
+            "order": "creationDate ASC",
+            "limit": SUBMISSION_LOOKUP_LIMIT,
+        }
+        data, response = await self._call(
+            "GET",
+            f"{self.hgp_url}/Jobs/status/v/1",
+            params={"filter": json.dumps(query)},
+            timeout=None,
+            retry=SINGLE_ATTEMPT,
         )
-
-    async def _find_submissions(self, tag: str, policy: RetryPolicy) -> list[JobRecord]:
-        """The jobs carrying a submission tag, oldest first."""
-        jobs = await self.list_jobs(
-            {"tags": {"inq": [tag]}}, limit=None, descending=False, retry=policy
-        )
+        if not isinstance(data, list):
+            raise protocol_error("The job list is not a JSON list", response)
+        jobs = [validate_model(JobRecord, item, what="job", response=response) for item in data]
         return sorted(jobs, key=lambda job: job.creation_date)
 
-    async def _delete_orphans(self, unstarted: dict[str, JobRecord], *, keep: str) -> None:
-        """Delete jobs a server that ignores the idempotency key made for this submission."""
-        for job_id in [job_id for job_id in unstarted if job_id != keep]:
-            await self._delete_quietly(job_id)
-            del unstarted[job_id]
-
-    async def _cancel_quietly(self, job_id: str) -> None:
-        with anyio.move_on_after(10):
-            try:
-                await self.job_cancel(job_id, retry=self.retry.replace(max_attempts=2))
-            except ApiError as exc:
-                logger.warning("Could not cancel job %s after a failed submission: %s", job_id, exc)
-
-    async def _delete_quietly(self, job_id: str) -> None:
-        try:
-            await self.job_delete(job_id)
-        except ApiError as exc:
-            logger.warning("Could not delete the duplicate job %s: %s", job_id, exc)
+    async def _discard(self, job_id: str, may_have_started: bool) -> None:
+        """Remove the job of a failed submission: cancel it if it may run, else delete it."""
+        policy = self.retry.replace(max_attempts=2, deadline=CLEANUP_SECONDS)
+        if may_have_started:
+            await self.job_cancel(job_id, retry=policy)
         else:
-            logger.warning("Deleted job %s, a duplicate of a submission", job_id)
+            await self.job_delete(job_id, retry=policy)
 
     # --- jobs (§2.3) --------------------------------------------------------------------
 

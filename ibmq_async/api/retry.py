@@ -35,12 +35,16 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 from tenacity import AsyncRetrying, RetryCallState
+from tenacity.retry import retry_base
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 from ibmq_async.exceptions import (
     ApiConnectionError,
     ApiError,
     ApiJobLimitError,
     ApiRateLimitError,
+    ApiServerError,
     ApiStatusError,
     ApiTimeoutError,
 )
@@ -49,8 +53,12 @@ __all__ = [
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_RETRY_STATUSES",
     "NOT_SENT_EXCEPTIONS",
+    "SINGLE_ATTEMPT",
+    "Budget",
+    "Call",
     "RetryPolicy",
     "call_with_retry",
+    "may_have_reached_the_server",
 ]
 
 logger = logging.getLogger("ibmq_async")
@@ -178,144 +186,244 @@ class RetryPolicy:
 DEFAULT_RETRY_POLICY = RetryPolicy()
 """Close to the original client (5 retries, backoff 0.5 s doubling to 8 s) plus 429."""
 
+SINGLE_ATTEMPT = RetryPolicy(max_attempts=1, deadline=None)
+"""One attempt: for the steps of a loop that retries them itself (exactly-once
+submission); the loop's deadline bounds them."""
 
-def _effective_deadline(policy: RetryPolicy, timeout: float | None) -> float | None:
-    candidates = [d for d in (policy.deadline, timeout) if d is not None]
-    return min(candidates) if candidates else None
+
+def may_have_reached_the_server(exc: BaseException) -> bool:
+    """Whether a failed request may nevertheless have been acted on: a 5xx, or a
+    connection failure that does not prove the request never left."""
+    if isinstance(exc, ApiServerError):
+        return True
+    if isinstance(exc, ApiStatusError):
+        return False
+    if isinstance(exc, ApiConnectionError):
+        return not isinstance(exc.__cause__, NOT_SENT_EXCEPTIONS)
+    return False
 
 
-def _describe_error(exc: BaseException) -> str:
+@dataclass(frozen=True)
+class Call:
+    """What a retry loop is doing, for its log lines and its final error.
+
+    Attributes:
+        description: In words, e.g. ``"GET https://.../Jobs/x/v/1"``.
+        method: The HTTP method, if the call is one request.
+        url: The URL, if the call is one request.
+    """
+
+    description: str
+    method: str | None = None
+    url: str | None = None
+
+    @classmethod
+    def request(cls, method: str, url: str) -> Call:
+        """The call of one HTTP request."""
+        return cls(f"{method} {url}", method, url)
+
+
+class Budget:
+    """The deadline of one call and the failures it has counted.
+
+    The deadline is the smaller of the policy's and the caller's ``timeout``. Waits count
+    as asked for, so a test's instant sleep still spends the deadline. A failure counts
+    against :attr:`RetryPolicy.max_attempts` unless the call says it does not (a step of
+    a submission that may be repeated at no risk keeps retrying while time is left).
+    """
+
+    def __init__(self, policy: RetryPolicy, timeout: float | None) -> None:
+        limits = [limit for limit in (policy.deadline, timeout) if limit is not None]
+        self.deadline = min(limits) if limits else None
+        self.counted_failures = 0
+        self.last_error: BaseException | None = None
+        self._policy = policy
+        self._started = time.monotonic()
+        self._asked = 0.0
+        self._slept = 0.0
+
+    def elapsed(self) -> float:
+        """Seconds spent, waits counted as asked for."""
+        return time.monotonic() - self._started - self._slept + self._asked
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (infinite without one)."""
+        return math.inf if self.deadline is None else self.deadline - self.elapsed()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait between attempts with the policy's sleep (``anyio.sleep`` by default)."""
+        before = time.monotonic()
+        try:
+            await (self._policy.sleep or anyio.sleep)(seconds)
+        finally:
+            self._asked += seconds
+            self._slept += time.monotonic() - before
+
+
+# --- the rules of the loop ---------------------------------------------------------------------
+
+
+class stop_when_budget_is_spent(stop_base):
+    """Stop after ``max_attempts`` counted failures, or when the next wait would pass the
+    deadline."""
+
+    def __init__(self, policy: RetryPolicy, budget: Budget) -> None:
+        self._policy = policy
+        self._budget = budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        if self._budget.counted_failures >= self._policy.max_attempts:
+            return True
+        return retry_state.upcoming_sleep >= self._budget.remaining()
+
+
+class wait_for_retry_after_or_backoff(wait_base):
+    """The server's ``Retry-After`` if it gave one, else the policy's backoff with jitter."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        error = _failure(retry_state)
+        if isinstance(error, ApiRateLimitError) and error.retry_after is not None:
+            return max(error.retry_after, 0.0)
+        return self._policy.backoff(retry_state.attempt_number)
+
+
+class retry_if_worth_another_try(retry_base):
+    """Retry what the policy calls retryable (or ``is_retryable``, if given), never
+    cancellation, and never a ``Retry-After`` above the cap or beyond the deadline. Counts
+    each failure the call says counts."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        budget: Budget,
+        *,
+        idempotent: bool,
+        is_retryable: Callable[[BaseException], bool] | None,
+        counts: Callable[[BaseException], bool] | None,
+    ) -> None:
+        self._policy = policy
+        self._budget = budget
+        self._idempotent = idempotent
+        self._is_retryable = is_retryable
+        self._counts = counts
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        error = _failure(retry_state)
+        if not isinstance(error, Exception) or isinstance(error, anyio.get_cancelled_exc_class()):
+            return False
+        self._budget.last_error = error
+        if self._counts is None or self._counts(error):
+            self._budget.counted_failures += 1
+        if self._is_retryable is not None:
+            retryable = self._is_retryable(error)
+        else:
+            retryable = self._policy.is_retryable(error, idempotent=self._idempotent)
+        if not retryable:
+            return False
+        return not (
+            isinstance(error, ApiRateLimitError)
+            and error.retry_after is not None
+            and (
+                error.retry_after > self._policy.max_retry_after
+                or error.retry_after >= self._budget.remaining()
+            )
+        )
+
+
+def log_before_retry(call: Call, policy: RetryPolicy) -> Callable[[RetryCallState], None]:
+    """One INFO line per retry: what failed, how, which retry and the wait."""
+
+    def log(retry_state: RetryCallState) -> None:
+        logger.info(
+            "%s failed: %s; retry %d of %d in %.2f s",
+            call.description,
+            _describe_error(_failure(retry_state)),
+            retry_state.attempt_number,
+            policy.max_attempts - 1,
+            retry_state.upcoming_sleep,
+        )
+
+    return log
+
+
+def _failure(retry_state: RetryCallState) -> BaseException | None:
+    outcome = retry_state.outcome
+    return outcome.exception() if outcome is not None and outcome.failed else None
+
+
+def _describe_error(exc: BaseException | None) -> str:
     return str(exc) if isinstance(exc, ApiError) else type(exc).__name__
 
 
+# --- the loop ----------------------------------------------------------------------------------
+
+
 async def call_with_retry(
-    fn: Callable[[], Awaitable[T]],
+    attempt: Callable[[], Awaitable[T]],
     *,
     policy: RetryPolicy,
     idempotent: bool,
-    description: str,
+    call: Call,
     timeout: float | None = None,
     is_retryable: Callable[[BaseException], bool] | None = None,
+    counts: Callable[[BaseException], bool] | None = None,
 ) -> T:
-    """Run ``fn`` under ``policy``, retrying what the policy says is worth it.
+    """Run ``attempt`` until it succeeds, or the policy or the deadline says stop.
 
     Args:
-        fn: The attempt: a coroutine function that raises an :class:`ApiError` (or a
-            transport error) on failure.
+        attempt: One attempt: raises an :class:`ApiError` (or a transport error) on failure.
         policy: The retry policy.
-        idempotent: Whether ``fn`` may be repeated after it possibly reached the server.
-        description: What the call is, for logs and the deadline error (e.g. ``GET url``).
+        idempotent: Whether ``attempt`` may be repeated after it possibly reached the server.
+        call: What is being done, for the logs and the final error.
         timeout: A deadline in seconds for the whole call; the smaller of this and
             ``policy.deadline`` applies.
         is_retryable: Overrides the policy's classification of errors (cancellation is
             still never retried).
+        counts: Whether a failure counts against ``policy.max_attempts`` (all do by
+            default); the deadline bounds the others.
 
     Returns:
-        What ``fn`` returned.
+        What ``attempt`` returned.
 
     Raises:
         ApiError: The last error, with ``retries_taken`` set, when it is not retryable or
             the attempts or the deadline ran out.
         ApiTimeoutError: The deadline expired during an attempt.
     """
-    deadline = _effective_deadline(policy, timeout)
-    started = time.monotonic()
-    last_error: list[BaseException] = []
-
-    slept = {"requested": 0.0, "real": 0.0}
-
-    def elapsed() -> float:
-        # Waits count as asked for, so an injected instant sleep still spends the deadline.
-        return time.monotonic() - started - slept["real"] + slept["requested"]
-
-    def remaining() -> float:
-        return math.inf if deadline is None else deadline - elapsed()
-
-    def retry_predicate(state: RetryCallState) -> bool:
-        outcome = state.outcome
-        if outcome is None or not outcome.failed:
-            return False
-        exc = outcome.exception()
-        if exc is None or not isinstance(exc, Exception):
-            return False
-        if isinstance(exc, anyio.get_cancelled_exc_class()):
-            return False
-        last_error[:] = [exc]
-        retryable = (
-            is_retryable(exc) if is_retryable else policy.is_retryable(exc, idempotent=idempotent)
-        )
-        if not retryable:
-            return False
-        # A server-given wait beyond the cap or the deadline fails at once.
-        return not (
-            isinstance(exc, ApiRateLimitError)
-            and exc.retry_after is not None
-            and (exc.retry_after > policy.max_retry_after or exc.retry_after >= remaining())
-        )
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, ApiRateLimitError) and exc.retry_after is not None:
-            return max(exc.retry_after, 0.0)
-        return policy.backoff(state.attempt_number)
-
-    def stop(state: RetryCallState) -> bool:
-        if state.attempt_number >= policy.max_attempts:
-            return True
-        return state.upcoming_sleep >= remaining()
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        assert exc is not None
-        logger.info(
-            "%s failed: %s; retry %d of %d in %.2f s",
-            description,
-            _describe_error(exc),
-            state.attempt_number,
-            policy.max_attempts - 1,
-            state.upcoming_sleep,
-        )
-
-    async def sleep(seconds: float) -> None:
-        before = time.monotonic()
-        try:
-            if policy.sleep is not None:
-                await policy.sleep(seconds)
-            else:
-                await anyio.sleep(seconds)
-        finally:
-            slept["requested"] += seconds
-            slept["real"] += time.monotonic() - before
-
+    budget = Budget(policy, timeout)
     retrying = AsyncRetrying(
-        sleep=sleep,
-        stop=stop,
-        wait=wait,
-        retry=retry_predicate,
-        before_sleep=before_sleep,
+        stop=stop_when_budget_is_spent(policy, budget),
+        wait=wait_for_retry_after_or_backoff(policy),
+        retry=retry_if_worth_another_try(
+            policy, budget, idempotent=idempotent, is_retryable=is_retryable, counts=counts
+        ),
+        before_sleep=log_before_retry(call, policy),
+        sleep=budget.sleep,
         reraise=True,
     )
-
-    def retries_taken() -> int:
-        return max(int(retrying.statistics.get("attempt_number", 1)) - 1, 0)
-
-    with anyio.move_on_after(math.inf if deadline is None else max(remaining(), 0)) as scope:
+    with anyio.move_on_after(max(budget.remaining(), 0)):
         try:
-            return await retrying(fn)
-        except ApiError as exc:
-            exc.retries_taken = retries_taken()
+            async for attempt_round in retrying:
+                with attempt_round:
+                    return await attempt()
+        except ApiError as error:
+            error.retries_taken = _retries(retrying)
             raise
-    assert scope.cancelled_caught
+        raise AssertionError("tenacity ended the loop without an outcome")  # pragma: no cover
     # An attempt was in flight: whether the server acted on it is unknown, so this error
     # has no transport cause (which could make it look like a request never sent).
-    previous = last_error[0] if last_error else None
-    method, _, rest = description.partition(" ")
-    url = rest.split(" ")[0]
-    error = ApiTimeoutError(
-        f"{description} did not complete within the deadline of {deadline:g} s"
+    previous = budget.last_error
+    raise ApiTimeoutError(
+        f"{call.description} did not complete within the deadline of {budget.deadline:g} s"
         + (f" (the previous attempt failed: {_describe_error(previous)})" if previous else ""),
-        method=method or None,
-        url=url or None,
-        retries_taken=retries_taken(),
-    )
-    raise error from None
+        method=call.method,
+        url=call.url,
+        retries_taken=_retries(retrying),
+    ) from None
+
+
+def _retries(retrying: AsyncRetrying) -> int:
+    return max(int(retrying.statistics.get("attempt_number", 1)) - 1, 0)

@@ -37,7 +37,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from ibmq_async._version import __version__
-from ibmq_async.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy, call_with_retry
+from ibmq_async.api.retry import DEFAULT_RETRY_POLICY, Call, RetryPolicy, call_with_retry
 from ibmq_async.api.transports import Network, StatusSocket
 from ibmq_async.exceptions import (
     ApiAuthenticationError,
@@ -557,7 +557,7 @@ class HttpSession:
             attempt,
             policy=policy,
             idempotent=idempotent,
-            description=f"{method} {url}",
+            call=Call.request(method, url),
             timeout=timeout,
         )
 

@@ -330,7 +330,7 @@ async def test_submit_over_the_job_limit_raises_at_once(
 
 
 @pytest.mark.asyncio
-async def test_a_failed_upload_cancels_the_job(
+async def test_a_failed_upload_deletes_the_job_and_says_so(
     router: respx.Router, recorder: WaitRecorder
 ) -> None:
     fake = FakeJobs(router)
@@ -340,8 +340,9 @@ async def test_a_failed_upload_cancels_the_job(
         with pytest.raises(ApiStatusError) as info:
             await client.submit_job(BACKEND, bell_qobj())
     assert info.value.status_code == 413
-    (job,) = fake.jobs.values()
-    assert job["status"] == "CANCELLED"
+    assert fake.jobs == {}
+    assert fake.calls["delete"] == 1
+    assert "job job0001, made by this submission, was deleted" in str(info.value)
 
 
 @pytest.mark.asyncio

@@ -19,6 +19,7 @@ import ibmq_async
 from ibmq_async.api.retry import (
     DEFAULT_RETRY_POLICY,
     DEFAULT_RETRY_STATUSES,
+    Call,
     RetryPolicy,
     call_with_retry,
 )
@@ -190,7 +191,7 @@ async def test_retries_are_counted_waited_and_logged(caplog: pytest.LogCaptureFi
         attempt,
         policy=instant_policy(recorder, backoff_base=0.5),
         idempotent=True,
-        description="GET https://x.test/a",
+        call=Call.request("GET", "https://x.test/a"),
     )
     assert result == "ok"
     assert attempt.calls == 4
@@ -210,7 +211,7 @@ async def test_the_final_error_records_the_retries_taken() -> None:
             attempt,
             policy=instant_policy(recorder, max_attempts=4),
             idempotent=True,
-            description="GET https://x.test/a",
+            call=Call.request("GET", "https://x.test/a"),
         )
     assert attempt.calls == 4
     assert info.value.retries_taken == 3
@@ -224,7 +225,7 @@ async def test_a_non_retryable_error_is_raised_at_once() -> None:
     attempt = Flaky(status_error(400, error_code=1234))
     with pytest.raises(ApiStatusError) as info:
         await call_with_retry(
-            attempt, policy=instant_policy(recorder), idempotent=True, description="GET a"
+            attempt, policy=instant_policy(recorder), idempotent=True, call=Call.request("GET", "a")
         )
     assert attempt.calls == 1
     assert recorder.waits == []
@@ -236,7 +237,7 @@ async def test_retry_after_is_the_wait() -> None:
     recorder = WaitRecorder()
     attempt = Flaky(ApiRateLimitError("slow down", status_code=429, retry_after=7.0))
     await call_with_retry(
-        attempt, policy=instant_policy(recorder), idempotent=False, description="POST a"
+        attempt, policy=instant_policy(recorder), idempotent=False, call=Call.request("POST", "a")
     )
     assert recorder.waits == [7.0]
 
@@ -250,7 +251,7 @@ async def test_retry_after_beyond_the_deadline_fails_at_once_with_the_hint() -> 
             attempt,
             policy=instant_policy(recorder, deadline=10.0),
             idempotent=True,
-            description="GET a",
+            call=Call.request("GET", "a"),
         )
     assert info.value.retry_after == 30.0
     assert attempt.calls == 1
@@ -266,7 +267,7 @@ async def test_a_backoff_beyond_the_deadline_stops_the_sequence() -> None:
             attempt,
             policy=instant_policy(recorder, backoff_base=4.0, backoff_max=64.0, deadline=10.0),
             idempotent=True,
-            description="GET a",
+            call=Call.request("GET", "a"),
         )
     # 4 s then 8 s would pass the 10 s deadline: one retry only.
     assert recorder.waits == [4.0]
@@ -282,7 +283,7 @@ async def test_the_deadline_bounds_an_attempt_in_flight() -> None:
     started = time.monotonic()
     with pytest.raises(ApiTimeoutError) as info:
         await call_with_retry(
-            hang, policy=RetryPolicy(deadline=0.2), idempotent=True, description="GET a"
+            hang, policy=RetryPolicy(deadline=0.2), idempotent=True, call=Call.request("GET", "a")
         )
     assert time.monotonic() - started < 2
     assert "deadline of 0.2 s" in str(info.value)
@@ -305,7 +306,7 @@ async def test_a_deadline_hit_in_flight_is_never_mistaken_for_a_request_not_sent
             refused_then_hang,
             policy=RetryPolicy(deadline=0.3, backoff_base=0.01, jitter=0),
             idempotent=False,
-            description="POST https://x.test/Jobs",
+            call=Call.request("POST", "https://x.test/Jobs"),
         )
     error = info.value
     assert attempts == 2
@@ -323,7 +324,7 @@ async def test_a_per_call_timeout_tightens_the_deadline() -> None:
     started = time.monotonic()
     with pytest.raises(ApiTimeoutError):
         await call_with_retry(
-            hang, policy=RetryPolicy(), idempotent=True, description="GET a", timeout=0.2
+            hang, policy=RetryPolicy(), idempotent=True, call=Call.request("GET", "a"), timeout=0.2
         )
     assert time.monotonic() - started < 2
 
@@ -334,7 +335,9 @@ async def test_cancellation_during_a_backoff_propagates_at_once() -> None:
     policy = RetryPolicy(backoff_base=30.0, backoff_max=30.0, jitter=0.0)
     started = time.monotonic()
     with anyio.move_on_after(0.2) as scope:
-        await call_with_retry(attempt, policy=policy, idempotent=True, description="GET a")
+        await call_with_retry(
+            attempt, policy=policy, idempotent=True, call=Call.request("GET", "a")
+        )
     assert scope.cancelled_caught
     assert time.monotonic() - started < 2
     assert attempt.calls == 1
@@ -354,7 +357,9 @@ async def test_cancellation_of_an_attempt_is_not_retried() -> None:
     async with anyio.create_task_group() as tg:
 
         async def run() -> None:
-            await call_with_retry(slow, policy=policy, idempotent=True, description="GET a")
+            await call_with_retry(
+                slow, policy=policy, idempotent=True, call=Call.request("GET", "a")
+            )
 
         tg.start_soon(run)
         await anyio.sleep(0.05)
@@ -370,7 +375,7 @@ async def test_an_override_classifier_still_never_retries_cancellation() -> None
         attempt,
         policy=instant_policy(recorder),
         idempotent=False,
-        description="x",
+        call=Call("x"),
         is_retryable=lambda exc: isinstance(exc, ValueError),
     )
     assert result == "ok"
