@@ -134,7 +134,7 @@ def best_of(repeat: int, work: Callable[[], object]) -> float:
 
 
 def measure_ours(qobj: dict[str, Any], body: bytes, repeat: int) -> dict[str, Any]:
-    from ibmq_async.api.account import encode_qobj
+    from ibmq_async.api.classic import encode_qobj
     from ibmq_async.backend import _with_options  # what backend.run() applies options with
     from ibmq_async.models import QasmQobj, Result, parse_qobj
 

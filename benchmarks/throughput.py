@@ -284,7 +284,7 @@ async def _worker_floor(
         )
         gate: asyncio.Semaphore | None = asyncio.Semaphore(TUNED_IN_FLIGHT)
     else:
-        from ibmq_async.api.connection import DEFAULT_LIMITS  # the same pool as the SDK's
+        from ibmq_async.api.transports import DEFAULT_LIMITS  # the same pool as the SDK's
 
         limits, gate = DEFAULT_LIMITS, None
     body = json.dumps(qobj).encode()

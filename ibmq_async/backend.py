@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ibmq_async.api import build_job_where, encode_qobj
+from ibmq_async.api import JobQuery
+from ibmq_async.api.classic import encode_qobj
 from ibmq_async.circuits import circuits_to_qobj, is_quantum_circuit
 from ibmq_async.exceptions import (
     ApiError,
@@ -43,7 +44,7 @@ from ibmq_async.models import (
 )
 
 if TYPE_CHECKING:
-    from ibmq_async.api import AccountClient
+    from ibmq_async.api.classic import ProjectClient
     from ibmq_async.provider import AccountProvider
 
 __all__ = [
@@ -51,7 +52,7 @@ __all__ = [
     "IBMQBackend",
     "IBMQRetiredBackend",
     "backend_api_errors",
-    "job_where",
+    "job_query",
 ]
 
 ACTIVE_JOB_STATUSES = (
@@ -85,14 +86,15 @@ def backend_api_errors(action: str) -> Iterator[None]:
         raise IBMQBackendApiError(f"Unable to {action}: {error}") from error
 
 
-def job_where(**filters: Any) -> dict[str, Any]:
-    """The LoopBack ``where`` of a job listing (the filters of :meth:`IBMQBackend.jobs`).
+def job_query(**filters: Any) -> JobQuery:
+    """The :class:`~ibmq_async.api.JobQuery` of a job listing's filters (those of
+    :meth:`IBMQBackend.jobs`).
 
     Raises:
         IBMQBackendValueError: A filter is invalid (an unknown status, a bad operator...).
     """
     try:
-        return build_job_where(**filters)
+        return JobQuery(**filters)
     except (ValueError, TypeError) as error:
         raise IBMQBackendValueError(str(error)) from error
 
@@ -131,7 +133,7 @@ class IBMQBackend:
         self,
         configuration: BackendConfiguration,
         provider: AccountProvider,
-        api: AccountClient,
+        api: ProjectClient,
     ) -> None:
         self._configuration = configuration
         self._provider = provider
@@ -359,7 +361,7 @@ class IBMQBackend:
         self._check_run_options(options)
         content, model = self._build_qobj(circuits, header, options, given)
         try:
-            record = await self._api.submit_job(
+            record = await self._api.submit(
                 self.name(),
                 content,
                 job_name=job_name,
@@ -419,7 +421,7 @@ class IBMQBackend:
             IBMQBackendValueError: An argument is invalid.
             IBMQBackendApiError: The listing failed (after retries).
         """
-        where = self._where(
+        query = self._query(
             status=status,
             job_name=job_name,
             start_datetime=start_datetime,
@@ -428,11 +430,10 @@ class IBMQBackend:
             job_tags_operator=job_tags_operator,
             experiment_id=experiment_id,
             db_filter=db_filter,
+            descending=descending,
         )
         with backend_api_errors(f"list the jobs of {self.name()}"):
-            records = await self._api.list_jobs(
-                where, limit=limit, skip=skip, descending=descending, timeout=timeout
-            )
+            records = await self._api.jobs.listing(query, limit=limit, skip=skip, timeout=timeout)
         return [self._job_from_record(record) for record in records]
 
     async def iter_jobs(
@@ -458,7 +459,7 @@ class IBMQBackend:
             IBMQBackendValueError: An argument is invalid.
             IBMQBackendApiError: A page failed to load (after retries).
         """
-        where = self._where(
+        query = self._query(
             status=status,
             job_name=job_name,
             start_datetime=start_datetime,
@@ -467,15 +468,16 @@ class IBMQBackend:
             job_tags_operator=job_tags_operator,
             experiment_id=experiment_id,
             db_filter=db_filter,
+            descending=descending,
         )
         with backend_api_errors(f"list the jobs of {self.name()}"):
-            async for record in self._api.iter_jobs(
-                where, skip=skip, descending=descending, page_size=page_size
+            async for record in self._api.jobs.listing(
+                query, limit=None, skip=skip, page_size=page_size
             ):
                 yield self._job_from_record(record)
 
-    def _where(self, **filters: Any) -> dict[str, Any]:
-        return job_where(backend_name=self.name(), **filters)
+    def _query(self, **filters: Any) -> JobQuery:
+        return job_query(backend_name=self.name(), **filters)
 
     async def active_jobs(self, limit: int = 10, *, timeout: float | None = None) -> list[IBMQJob]:
         """The user's jobs on this backend that are not final yet.
@@ -494,7 +496,7 @@ class IBMQBackend:
         """
         with backend_api_errors(f"retrieve job {job_id}"):
             try:
-                record = await self._api.job_get(job_id, timeout=timeout)
+                record = await self._api.jobs.get(job_id, timeout=timeout)
             except ApiNotFoundError as error:
                 raise IBMQBackendApiError(f"Job {job_id} was not found: {error}") from error
         if record.backend_name != self.name():
@@ -513,7 +515,7 @@ class IBMQBackend:
             IBMQBackendApiError: The request failed (after retries).
         """
         with backend_api_errors(f"get the status of {self.name()}"):
-            return await self._api.backend_status(self.name(), timeout=timeout)
+            return await self._api.backends.status(self.name(), timeout=timeout)
 
     async def job_limit(self, *, timeout: float | None = None) -> BackendJobLimit:
         """How many jobs the user may have active on this backend, and how many are.
@@ -523,7 +525,7 @@ class IBMQBackend:
             IBMQBackendApiError: The request failed (after retries).
         """
         with backend_api_errors(f"get the job limit of {self.name()}"):
-            return await self._api.backend_job_limit(self.name(), timeout=timeout)
+            return await self._api.backends.job_limit(self.name(), timeout=timeout)
 
     async def remaining_jobs_count(self, *, timeout: float | None = None) -> int | None:
         """How many more jobs may be submitted now; ``None`` if there is no limit.
@@ -559,12 +561,12 @@ class IBMQBackend:
             return None
         if datetime is not None:
             with backend_api_errors(f"get the properties of {self.name()}"):
-                return await self._api.backend_properties(
+                return await self._api.backends.properties(
                     self.name(), datetime=datetime.astimezone(timezone.utc), timeout=timeout
                 )
         if self._properties is None or refresh:
             with backend_api_errors(f"get the properties of {self.name()}"):
-                self._properties = await self._api.backend_properties(self.name(), timeout=timeout)
+                self._properties = await self._api.backends.properties(self.name(), timeout=timeout)
         return self._properties
 
     async def defaults(
@@ -577,9 +579,7 @@ class IBMQBackend:
         """
         if self._defaults is None or refresh:
             with backend_api_errors(f"get the pulse defaults of {self.name()}"):
-                self._defaults = await self._api.backend_pulse_defaults(
-                    self.name(), timeout=timeout
-                )
+                self._defaults = await self._api.backends.defaults(self.name(), timeout=timeout)
         return self._defaults
 
     async def reservations(
@@ -595,7 +595,7 @@ class IBMQBackend:
             IBMQBackendApiError: The request failed (after retries).
         """
         with backend_api_errors(f"get the reservations of {self.name()}"):
-            return await self._api.backend_reservations(
+            return await self._api.backends.reservations(
                 self.name(),
                 start_datetime=start_datetime.astimezone(timezone.utc) if start_datetime else None,
                 end_datetime=end_datetime.astimezone(timezone.utc) if end_datetime else None,

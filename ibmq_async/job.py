@@ -37,7 +37,7 @@ from ibmq_async.models import (
 )
 
 if TYPE_CHECKING:
-    from ibmq_async.api import AccountClient
+    from ibmq_async.api.classic import ProjectClient
     from ibmq_async.backend import IBMQBackend
     from ibmq_async.models import PulseQobj, QasmQobj
     from ibmq_async.provider import AccountProvider
@@ -74,7 +74,7 @@ class IBMQJob:
         self,
         backend: IBMQBackend,
         record: JobRecord,
-        api: AccountClient,
+        api: ProjectClient,
         *,
         qobj: QasmQobj | PulseQobj | None = None,
     ) -> None:
@@ -159,7 +159,7 @@ class IBMQJob:
 
     async def _refresh(self, *, timeout: float | None = None) -> None:
         with _job_api_errors(self.job_id(), "refresh"):
-            record = await self._api.job_get(self.job_id(), timeout=timeout)
+            record = await self._api.jobs.get(self.job_id(), timeout=timeout)
         self._record = record
         self._record_is_final = record.status.is_final
         self._status = record.status
@@ -192,7 +192,7 @@ class IBMQJob:
         if self._status.is_final:
             return self._status.job_status
         with _job_api_errors(self.job_id(), "get the status of"):
-            response = await self._api.job_status(self.job_id(), timeout=timeout)
+            response = await self._api.jobs.status(self.job_id(), timeout=timeout)
         self._apply_status(response)
         return self._status.job_status
 
@@ -276,7 +276,7 @@ class IBMQJob:
                 await outcome
 
         try:
-            final = await self._api.wait_for_final_status(
+            final = await self._api.waits.wait_for_final(
                 self.job_id(), timeout=timeout, on_status=on_status
             )
         except (ApiJobWaitTimeoutError, WebsocketTimeoutError) as error:
@@ -303,7 +303,7 @@ class IBMQJob:
         if self._status.is_final:
             return
         with _job_api_errors(self.job_id(), "watch"):
-            async for response in self._api.watch_status(self.job_id()):
+            async for response in self._api.waits.watch(self.job_id()):
                 self._apply_status(response)
                 current = self._status.job_status
                 if current is not last:
@@ -345,10 +345,10 @@ class IBMQJob:
         result: Result | None = None
         if self._status is ApiJobStatus.COMPLETED:
             with _job_api_errors(self.job_id(), "download the result of"):
-                result = await self._api.job_result(self.job_id())
+                result = await self._api.storage.result(self.job_id())
         elif self._status is ApiJobStatus.ERROR_RUNNING_JOB:
             try:
-                result = await self._api.job_result(self.job_id())
+                result = await self._api.storage.result(self.job_id())
             except ApiError:
                 result = None
         if self._status.job_status is JobStatus.ERROR:
@@ -417,7 +417,7 @@ class IBMQJob:
         failed_result: Result | None = None
         if self._status is ApiJobStatus.ERROR_RUNNING_JOB:
             try:
-                failed_result = await self._api.job_result(self.job_id())
+                failed_result = await self._api.storage.result(self.job_id())
             except ApiError:
                 failed_result = None
         return await self._error_text(failed_result)
@@ -441,7 +441,7 @@ class IBMQJob:
         """
         if not self._status.is_final:
             with _job_api_errors(self.job_id(), "cancel"):
-                await self._api.job_cancel(self.job_id(), timeout=timeout)
+                await self._api.jobs.cancel(self.job_id(), timeout=timeout)
             await self.wait_for_final_state(timeout=timeout)
         if self._status is ApiJobStatus.CANCELLED:
             return True
@@ -483,7 +483,7 @@ class IBMQJob:
         if not isinstance(name, str):
             raise IBMQInputValueError(f"a job name must be a string, got {type(name).__name__}")
         with _job_api_errors(self.job_id(), "rename"):
-            echoed = await self._api.job_update_name(self.job_id(), name)
+            echoed = await self._api.jobs.rename(self.job_id(), name)
         self._record = self._record.model_copy(update={"name": echoed})
         return echoed
 
@@ -533,7 +533,7 @@ class IBMQJob:
             ]
         wanted += [t for t in current if t.startswith(reserved) and t not in wanted]
         with _job_api_errors(self.job_id(), "update the tags of"):
-            echoed = await self._api.job_update_tags(self.job_id(), wanted)
+            echoed = await self._api.jobs.retag(self.job_id(), wanted)
         self._record = self._record.model_copy(update={"tags": list(echoed)})
         return list(echoed)
 
@@ -544,7 +544,7 @@ class IBMQJob:
             IBMQJobApiError: The request failed.
         """
         with _job_api_errors(self.job_id(), "get the properties of"):
-            return await self._api.job_properties(self.job_id())
+            return await self._api.jobs.properties(self.job_id())
 
     async def qobj(self) -> QasmQobj | PulseQobj:
         """The Qobj the job ran (downloaded once, then cached).
@@ -554,7 +554,7 @@ class IBMQJob:
         """
         if self._qobj is None:
             with _job_api_errors(self.job_id(), "download the Qobj of"):
-                self._qobj = await self._api.job_qobj(self.job_id())
+                self._qobj = await self._api.storage.qobj(self.job_id())
         return self._qobj
 
     async def header(self) -> dict[str, Any]:

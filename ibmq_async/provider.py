@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx
 
-from ibmq_async.api import Connection, RetryPolicy
+from ibmq_async.api import RetryPolicy
+from ibmq_async.api.classic import Connection
 from ibmq_async.backend import (
     IBMQBackend,
     IBMQRetiredBackend,
     backend_api_errors,
-    job_where,
+    job_query,
 )
 from ibmq_async.credentials import (
     DEFAULT_AUTH_URL,
@@ -50,7 +51,7 @@ from ibmq_async.models import (
 )
 
 if TYPE_CHECKING:
-    from ibmq_async.api import AccountClient
+    from ibmq_async.api.classic import ProjectClient
     from ibmq_async.job import IBMQJob
 
 __all__ = ["IBMQ", "AccountProvider", "BackendCollection", "IBMQFactory", "least_busy"]
@@ -149,7 +150,7 @@ class AccountProvider:
         self,
         factory: IBMQFactory,
         connection: Connection,
-        api: AccountClient,
+        api: ProjectClient,
         credentials: Credentials,
     ) -> None:
         self._factory = factory
@@ -161,7 +162,7 @@ class AccountProvider:
         self.backends = BackendCollection(self)
 
     async def _discover_backends(self) -> None:
-        configurations = await self._api.list_backends()
+        configurations = await self._api.backends.configurations()
         self._backends = {
             config.backend_name: IBMQBackend(config, self, self._api) for config in configurations
         }
@@ -197,8 +198,9 @@ class AccountProvider:
         )
 
     @property
-    def api(self) -> AccountClient:
-        """The HTTP client of this hub/group/project (one coroutine per endpoint)."""
+    def api(self) -> ProjectClient:
+        """The API of this hub/group/project: ``api.jobs``, ``api.backends``,
+        ``api.storage`` (one coroutine per endpoint), ``api.waits`` and ``api.submit``."""
         return self._api
 
     def __repr__(self) -> str:
@@ -351,7 +353,7 @@ class AccountProvider:
         """
         from ibmq_async.job import IBMQJob
 
-        where = job_where(
+        query = job_query(
             backend_name=backend_name,
             status=status,
             job_name=job_name,
@@ -361,11 +363,10 @@ class AccountProvider:
             job_tags_operator=job_tags_operator,
             experiment_id=experiment_id,
             db_filter=db_filter,
+            descending=descending,
         )
         with backend_api_errors("list jobs"):
-            records = await self._api.list_jobs(
-                where, limit=limit, skip=skip, descending=descending, timeout=timeout
-            )
+            records = await self._api.jobs.listing(query, limit=limit, skip=skip, timeout=timeout)
         return [IBMQJob(self.backend_for_job(r), r, self._api) for r in records]
 
     async def retrieve_job(self, job_id: str, *, timeout: float | None = None) -> IBMQJob:
@@ -377,7 +378,7 @@ class AccountProvider:
         from ibmq_async.job import IBMQJob
 
         with backend_api_errors(f"retrieve job {job_id}"):
-            record = await self._api.job_get(job_id, timeout=timeout)
+            record = await self._api.jobs.get(job_id, timeout=timeout)
         return IBMQJob(self.backend_for_job(record), record, self._api)
 
     async def my_reservations(self, *, timeout: float | None = None) -> list[BackendReservation]:
@@ -387,7 +388,7 @@ class AccountProvider:
             IBMQBackendApiError: The request failed (after retries).
         """
         with backend_api_errors("get reservations"):
-            return await self._api.my_reservations(timeout=timeout)
+            return await self._api.backends.my_reservations(timeout=timeout)
 
     # --- lifetime -----------------------------------------------------------------------
 
@@ -595,9 +596,7 @@ class IBMQFactory:
         }
 
         async def build(key: tuple[str, str, str]) -> None:
-            provider = AccountProvider(
-                self, connection, connection.account_client(*key), credentials
-            )
+            provider = AccountProvider(self, connection, connection.project(*key), credentials)
             try:
                 await provider._discover_backends()
             except ApiError as error:

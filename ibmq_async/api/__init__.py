@@ -1,28 +1,31 @@
-"""The HTTP layer: every endpoint of the IBM Quantum API as a coroutine.
+"""The HTTP layer: what every API of ibmq_async shares, and the APIs' resources.
 
-Nothing here is user-facing: :mod:`ibmq_async.api` speaks docs/protocol.md over one
-``httpx.AsyncClient`` and returns the validated models of :mod:`ibmq_async.models`. It owns
-retries (:class:`RetryPolicy`), timeouts, authentication (one re-login on an expired
-token, shared by concurrent callers), error mapping (the ``ApiError`` hierarchy of
-:mod:`ibmq_async.exceptions`), exactly-once job submission and job status waits.
+Nothing here is user-facing. The shared core:
 
-Modules:
-    retry: :class:`RetryPolicy` and the retry loop (the only tenacity import).
-    session: the shared client, headers, timeouts, error mapping and redaction.
-    auth: version check, login, ``/users/me``, hubs, re-login.
-    account: one coroutine per REST endpoint of a hub/group/project.
-    filters: the LoopBack ``where`` of the job listings.
-    websocket: job status waits (websocket, polling fallback), shared among waiters.
-    connection: :class:`Connection`, which ties them together.
+    session: :class:`HttpSession`: the ``httpx.AsyncClient``, headers, timeouts, error
+        mapping (with each API's error parser) and redaction.
+    transports: the network under it (aiohttp on asyncio, httpx's own transport
+        elsewhere), proxies and the status websockets.
+    retry: :class:`RetryPolicy` and the one retry loop (the only tenacity import).
+    errors: the ``ApiError`` a response becomes; validation of answers into models.
+    auth: credentials as ``httpx.Auth`` flows (:class:`TokenAuth`).
+    resource: the base of every API resource.
+    pager: :class:`Pager`: await a listing for its items, or iterate over them.
+    query: :class:`JobQuery`: the job-listing filters.
+    submission: exactly-once job submission over an API's steps.
+    waits: shared job status waits (a push stream, else one poller).
+
+The APIs, each in its own package: :mod:`ibmq_async.api.classic` (the classic API of
+docs/protocol.md).
 """
 
-from ibmq_async.api.account import SUBMISSION_TAG_PREFIX, AccountClient, encode_qobj, submission_tag
-from ibmq_async.api.auth import AuthClient, Authenticator
-from ibmq_async.api.connection import Connection
-from ibmq_async.api.filters import JobFilter, build_job_where
+from ibmq_async.api.auth import IssuedToken, TokenAuth
+from ibmq_async.api.pager import Page, Pager
+from ibmq_async.api.query import JobQuery
 from ibmq_async.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ibmq_async.api.session import DEFAULT_TIMEOUT, STORAGE_TIMEOUT, HttpSession
-from ibmq_async.api.websocket import DEFAULT_POLLING_POLICY, JobStatusWatcher, PollingPolicy
+from ibmq_async.api.submission import SUBMISSION_TAG_PREFIX, submission_tag
+from ibmq_async.api.waits import DEFAULT_POLLING_POLICY, JobWaits, PollingPolicy
 
 __all__ = [
     "DEFAULT_POLLING_POLICY",
@@ -30,16 +33,14 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "STORAGE_TIMEOUT",
     "SUBMISSION_TAG_PREFIX",
-    "AccountClient",
-    "AuthClient",
-    "Authenticator",
-    "Connection",
     "HttpSession",
-    "JobFilter",
-    "JobStatusWatcher",
+    "IssuedToken",
+    "JobQuery",
+    "JobWaits",
+    "Page",
+    "Pager",
     "PollingPolicy",
     "RetryPolicy",
-    "build_job_where",
-    "encode_qobj",
+    "TokenAuth",
     "submission_tag",
 ]

@@ -1,172 +1,139 @@
-"""The authentication service (docs/protocol.md §1, §2.1): version check, login, user info, hubs.
+"""Credentials as an ``httpx.Auth`` flow: a token obtained once, renewed once for everyone.
 
-:class:`AuthClient` has one coroutine per endpoint. :class:`Authenticator` holds the API
-token and the current access token of a connection and logs in again when the access token
-expires: concurrent callers that see a 401 together share a single login.
+:class:`TokenAuth` holds an access token that an API issues (the classic API's
+``loginWithToken``, IBM Cloud IAM's bearer token) and puts it on every authenticated
+request. It renews the token
+
+* before a request, once the token has lived a fraction of its life (``refresh_at``, 80 %
+  by default), when the API says how long it lives;
+* once per request that gets a 401 with the current token, then sends that request again.
+
+Either way, concurrent callers share one renewal: whoever finds the token stale renews it
+under a lock, and the others wait for that and use the new one. An API's flow says how a
+token is obtained (:meth:`TokenAuth.obtain`) and how it rides on a request
+(:meth:`TokenAuth.apply`). The credential is removed from each request once its answer is
+in, so no request handed out carries it.
 """
-
-# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 
 import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, Generator
+from dataclasses import dataclass
 
 import anyio
+import httpx
 
-from ibmq_async.api.retry import RetryPolicy
-from ibmq_async.api.session import HttpSession, protocol_error, validate_model
-from ibmq_async.exceptions import (
-    ApiNotFoundError,
-    ApiProtocolError,
-    IBMQAccountCredentialsInvalidUrl,
-)
-from ibmq_async.models import LoginResponse, NetworkHub, NetworkHubs, UserInfo, VersionInfo
-
-__all__ = ["AuthClient", "Authenticator"]
+__all__ = ["IssuedToken", "TokenAuth"]
 
 logger = logging.getLogger("ibmq_async")
 
 
-class AuthClient:
-    """The endpoints of the authentication service and the hub list.
+@dataclass(frozen=True)
+class IssuedToken:
+    """An access token and how long it lives.
+
+    Attributes:
+        value: The token.
+        issued_at: When it was obtained (``time.monotonic()``).
+        lifetime: Seconds it lives, or ``None`` if only a 401 will tell.
+    """
+
+    value: str
+    issued_at: float
+    lifetime: float | None = None
+
+    def stale(self, now: float, refresh_at: float) -> bool:
+        """Whether the token has lived ``refresh_at`` (a fraction) of its life."""
+        return self.lifetime is not None and now - self.issued_at >= refresh_at * self.lifetime
+
+
+class TokenAuth(httpx.Auth, ABC):
+    """The ``httpx.Auth`` flow of an API whose tokens are obtained and renewed.
 
     Args:
-        session: The HTTP session of the connection.
-        auth_url: The authentication URL (``{AUTH}``), e.g. ``https://.../api``.
+        refresh_at: The fraction of a token's life after which it is renewed before use.
     """
 
-    def __init__(self, session: HttpSession, auth_url: str) -> None:
-        self._session = session
-        self.auth_url = auth_url.rstrip("/")
-        self.api_url: str | None = None
+    requires_request_body = False
+    requires_response_body = False
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(auth_url={self.auth_url!r}, api_url={self.api_url!r})"
-
-    async def version(
-        self, *, timeout: float | None = None, retry: RetryPolicy | None = None
-    ) -> VersionInfo:
-        """``GET {AUTH}/version``: check that the URL is an IBM Quantum auth service.
-
-        Retries like any GET.
-
-        Raises:
-            IBMQAccountCredentialsInvalidUrl: ``/version`` does not exist or is not a JSON
-                object with ``api-auth`` (chained from the API error).
-            ApiError: The call failed.
-        """
-        url = f"{self.auth_url}/version"
-        try:
-            response = await self._session.request(
-                "GET", url, authenticated=False, timeout=timeout, retry=retry
-            )
-            data = self._session.decode_json(response)
-            if not isinstance(data, dict):
-                raise protocol_error("The version answer is not a JSON object", response)
-            return validate_model(VersionInfo, data, what="version answer", response=response)
-        except (ApiProtocolError, ApiNotFoundError) as exc:
-            raise IBMQAccountCredentialsInvalidUrl(
-                f"{self.auth_url} is not a valid IBM Quantum authentication URL "
-                f"(GET /version gave no 'api-auth')"
-            ) from exc
-
-    async def login(
-        self,
-        api_token: str,
-        *,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> LoginResponse:
-        """``POST {AUTH}/users/loginWithToken``: exchange the API token for an access token.
-
-        Retried only on failures that prove the request was not processed.
-
-        Raises:
-            AuthenticationLicenseError: The license must be accepted first.
-            ApiAuthenticationError: The token was refused.
-            ApiError: The call failed.
-        """
-        self._session.redactor.add(api_token)
-        response = await self._session.request(
-            "POST",
-            f"{self.auth_url}/users/loginWithToken",
-            json_body={"apiToken": api_token},
-            authenticated=False,
-            idempotent=True,
-            timeout=timeout,
-            retry=retry,
-        )
-        data = self._session.decode_json(response)
-        if isinstance(data, dict) and isinstance(data.get("id"), str):
-            self._session.redactor.add(data["id"])
-        return validate_model(
-            LoginResponse, data, what="login answer", response=response, sensitive=True
-        )
-
-    async def user_info(
-        self, *, timeout: float | None = None, retry: RetryPolicy | None = None
-    ) -> UserInfo:
-        """``GET {AUTH}/users/me``: where the API and the websocket are for this user."""
-        response = await self._session.request(
-            "GET", f"{self.auth_url}/users/me", timeout=timeout, retry=retry
-        )
-        info = validate_model(
-            UserInfo, self._session.decode_json(response), what="user info", response=response
-        )
-        self.api_url = info.urls.http.rstrip("/")
-        return info
-
-    async def hubs(
-        self, *, timeout: float | None = None, retry: RetryPolicy | None = None
-    ) -> list[NetworkHub]:
-        """``GET {API}/Network``: the hubs, groups and projects of the user."""
-        if self.api_url is None:
-            await self.user_info(timeout=timeout, retry=retry)
-        response = await self._session.request(
-            "GET", f"{self.api_url}/Network", timeout=timeout, retry=retry
-        )
-        data = self._session.decode_json(response)
-        return validate_model(NetworkHubs, data or [], what="hub list", response=response).root
-
-
-class Authenticator:
-    """The API token and the current access token of a connection.
-
-    Implements the session's token source: :meth:`refresh` logs in again unless another
-    caller already did since the stale token was read, so any number of concurrent calls
-    that hit a 401 together cause exactly one login.
-    """
-
-    def __init__(self, auth_client: AuthClient, api_token: str) -> None:
-        self._auth = auth_client
-        self._api_token = api_token
-        self._access_token: str | None = None
+    def __init__(self, *, refresh_at: float = 0.8) -> None:
+        if not 0 < refresh_at <= 1:
+            raise ValueError("refresh_at must be in (0, 1]")
+        self._refresh_at = refresh_at
+        self._token: IssuedToken | None = None
         self._lock = anyio.Lock()
-        self.logins = 0
+        self.renewals = 0
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(auth_url={self._auth.auth_url!r}, logins={self.logins})"
+    @abstractmethod
+    async def obtain(self) -> IssuedToken:
+        """Get a new token from the API (one call; it may retry as any call does).
+
+        Raises:
+            ApiError: The API refused, or could not be reached.
+        """
+
+    @abstractmethod
+    def apply(self, request: httpx.Request, token: str) -> None:
+        """Put ``token`` on ``request``."""
 
     @property
     def access_token(self) -> str:
-        """The current access token (after :meth:`login`)."""
-        if self._access_token is None:
+        """The current token (after :meth:`login`)."""
+        if self._token is None:
             raise RuntimeError("not logged in")
-        return self._access_token
+        return self._token.value
 
-    async def login(
-        self, *, timeout: float | None = None, retry: RetryPolicy | None = None
-    ) -> None:
-        """Log in with the API token and keep the access token."""
-        answer = await self._auth.login(self._api_token, timeout=timeout, retry=retry)
-        self._access_token = answer.access_token
-        self.logins += 1
+    async def login(self) -> None:
+        """Obtain a token now, whatever the current one.
 
-    async def refresh(self, stale_token: str) -> None:
-        """Log in again, once for every caller that saw ``stale_token`` refused."""
+        Raises:
+            ApiError: The API refused, or could not be reached.
+        """
         async with self._lock:
-            if self._access_token != stale_token:
-                return
-            logger.info("The access token expired; logging in again")
-            await self.login()
+            await self._renew()
+
+    async def current(self) -> str:
+        """A token fit to use: the current one, or a new one if it is stale (shared)."""
+        token = self._token
+        if token is None or token.stale(time.monotonic(), self._refresh_at):
+            return await self.refresh(None if token is None else token.value)
+        return token.value
+
+    async def refresh(self, stale: str | None) -> str:
+        """Renew the token unless someone already replaced ``stale``; return the new one."""
+        async with self._lock:
+            token = self._token
+            if token is not None and token.value != stale:
+                return token.value
+            if stale is not None:
+                logger.info("The access token expired; obtaining a new one")
+            return await self._renew()
+
+    async def _renew(self) -> str:
+        token = await self.obtain()
+        self._token = token
+        self.renewals += 1
+        return token.value
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError(f"{type(self).__name__} works with httpx.AsyncClient only")
+        yield request  # pragma: no cover
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.current()
+        self.apply(request, token)
+        response = yield request
+        if response.status_code == 401:
+            logger.info(
+                "%s %s: the access token was refused (401); logging in again",
+                request.method,
+                request.url,
+            )
+            self.apply(request, await self.refresh(token))
+            yield request

@@ -46,7 +46,13 @@ from ibmq_async.api.retry import (
 )
 from ibmq_async.exceptions import ApiError, ApiStatusError
 
-__all__ = ["Created", "SubmissionSteps", "submit_exactly_once"]
+__all__ = [
+    "SUBMISSION_TAG_PREFIX",
+    "Created",
+    "SubmissionSteps",
+    "submission_tag",
+    "submit_exactly_once",
+]
 
 logger = logging.getLogger("ibmq_async")
 
@@ -56,8 +62,16 @@ P = TypeVar("P")
 """What a created, not yet started, job needs to be finished (the classic upload URL)."""
 R = TypeVar("R")
 
+SUBMISSION_TAG_PREFIX = "ibmq_async_submission_"
+"""Prefix of the job tag that carries a submission key: ``f"{prefix}{key}"``."""
+
 CLEANUP_SECONDS = 10.0
 """How long deleting or cancelling the job of a failed submission may take."""
+
+
+def submission_tag(key: str) -> str:
+    """The job tag that marks the submission with key ``key``."""
+    return f"{SUBMISSION_TAG_PREFIX}{key}"
 
 
 @dataclass(frozen=True)

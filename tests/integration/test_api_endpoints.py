@@ -11,14 +11,8 @@ import anyio
 import pytest
 import pytest_asyncio
 
-from ibmq_async.api import (
-    SUBMISSION_TAG_PREFIX,
-    AccountClient,
-    Connection,
-    PollingPolicy,
-    RetryPolicy,
-    build_job_where,
-)
+from ibmq_async.api import SUBMISSION_TAG_PREFIX, JobQuery, PollingPolicy, RetryPolicy
+from ibmq_async.api.classic import Connection, ProjectClient
 from ibmq_async.exceptions import (
     ApiAuthenticationError,
     ApiJobLimitError,
@@ -92,8 +86,8 @@ async def connection(service: LocalService) -> AsyncIterator[Connection]:
 
 
 @pytest.fixture
-def client(connection: Connection) -> AccountClient:
-    return connection.account_client(*HGP)
+def client(connection: Connection) -> ProjectClient:
+    return connection.project(*HGP)
 
 
 # --- authentication ----------------------------------------------------------------------------
@@ -109,7 +103,7 @@ async def test_connect_gives_the_urls_and_the_hubs(
     assert connection.ws_url.startswith("ws://")
     hubs = await connection.hubs()
     assert ("ibm-q", "open", "main", True) in [hgp for hub in hubs for hgp in hub.hgps()]
-    assert connection.account_client(*HGP) is connection.account_client(*HGP)
+    assert connection.project(*HGP) is connection.project(*HGP)
 
 
 @pytest.mark.asyncio
@@ -129,27 +123,27 @@ async def test_an_expired_access_token_is_renewed_once(
     config = LocalServiceConfig.default().model_copy(update={"token_ttl": 0.5})
     short_lived = service_factory(config)
     async with await Connection.connect(short_lived.token, short_lived.url) as conn:
-        client = conn.account_client(*HGP)
-        await client.backend_status(SIMULATOR)
+        client = conn.project(*HGP)
+        await client.backends.status(SIMULATOR)
         await anyio.sleep(0.8)
         statuses = []
         async with anyio.create_task_group() as tg:
 
             async def status() -> None:
-                statuses.append(await client.backend_status(SIMULATOR))
+                statuses.append(await client.backends.status(SIMULATOR))
 
             for _ in range(10):
                 tg.start_soon(status)
         assert len(statuses) == 10
-        assert conn._authenticator.logins == 2  # one shared re-login
+        assert conn.login.renewals == 2  # one shared re-login
 
 
 # --- backends ------------------------------------------------------------------------------------
 
 
 @pytest.mark.asyncio
-async def test_list_backends(client: AccountClient) -> None:
-    backends = {b.backend_name: b for b in await client.list_backends()}
+async def test_list_backends(client: ProjectClient) -> None:
+    backends = {b.backend_name: b for b in await client.backends.configurations()}
     assert set(backends) == {SIMULATOR, DEVICE, LIMITED}
     assert isinstance(backends[DEVICE], PulseBackendConfiguration)
     assert backends[SIMULATOR].simulator
@@ -157,13 +151,13 @@ async def test_list_backends(client: AccountClient) -> None:
 
 @pytest.mark.asyncio
 async def test_backend_properties_now_and_before(
-    service: LocalService, client: AccountClient
+    service: LocalService, client: ProjectClient
 ) -> None:
-    assert await client.backend_properties(SIMULATOR) is None
-    latest = await client.backend_properties(DEVICE)
+    assert await client.backends.properties(SIMULATOR) is None
+    latest = await client.backends.properties(DEVICE)
     assert latest is not None
     assert latest.backend_name == DEVICE
-    earlier = await client.backend_properties(
+    earlier = await client.backends.properties(
         DEVICE, datetime=latest.last_update_date - timedelta(seconds=1)
     )
     assert earlier is not None
@@ -171,38 +165,38 @@ async def test_backend_properties_now_and_before(
 
 
 @pytest.mark.asyncio
-async def test_pulse_defaults(client: AccountClient) -> None:
-    assert await client.backend_pulse_defaults(SIMULATOR) is None
-    defaults = await client.backend_pulse_defaults(DEVICE)
+async def test_pulse_defaults(client: ProjectClient) -> None:
+    assert await client.backends.defaults(SIMULATOR) is None
+    defaults = await client.backends.defaults(DEVICE)
     assert defaults is not None
     assert defaults.qubit_freq_est
 
 
 @pytest.mark.asyncio
-async def test_status_and_job_limit(client: AccountClient) -> None:
-    status = await client.backend_status(SIMULATOR)
+async def test_status_and_job_limit(client: ProjectClient) -> None:
+    status = await client.backends.status(SIMULATOR)
     assert status.operational
     assert status.status_msg == "active"
-    unlimited = await client.backend_job_limit(SIMULATOR)
+    unlimited = await client.backends.job_limit(SIMULATOR)
     assert unlimited.maximum_jobs is None
-    limited = await client.backend_job_limit(DEVICE)
+    limited = await client.backends.job_limit(DEVICE)
     assert limited.maximum_jobs == 5
 
 
 @pytest.mark.asyncio
-async def test_reservations(service: LocalService, client: AccountClient) -> None:
+async def test_reservations(service: LocalService, client: ProjectClient) -> None:
     start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
     end = start + timedelta(hours=1)
     made = service.add_reservation(DEVICE, start, end)
-    window = await client.backend_reservations(
+    window = await client.backends.reservations(
         DEVICE, start_datetime=start - timedelta(minutes=5), end_datetime=end
     )
     assert [r.reservation_id for r in window] == [made["id"]]
     assert window[0].start_datetime == start
     assert window[0].backend_name == DEVICE
-    later = await client.backend_reservations(DEVICE, start_datetime=end + timedelta(days=1))
+    later = await client.backends.reservations(DEVICE, start_datetime=end + timedelta(days=1))
     assert made["id"] not in [r.reservation_id for r in later]
-    mine = await client.my_reservations()
+    mine = await client.backends.my_reservations()
     assert made["id"] in [r.reservation_id for r in mine]
 
 
@@ -210,9 +204,9 @@ async def test_reservations(service: LocalService, client: AccountClient) -> Non
 
 
 @pytest.mark.asyncio
-async def test_submit_wait_and_download(client: AccountClient) -> None:
+async def test_submit_wait_and_download(client: ProjectClient) -> None:
     qobj = one_qubit_qobj(shots=64)
-    job = await client.submit_job(
+    job = await client.submit(
         SIMULATOR, qobj, job_name="integration", job_tags=["api"], experiment_id="exp-9"
     )
     assert job.status is not ApiJobStatus.CREATING
@@ -220,159 +214,158 @@ async def test_submit_wait_and_download(client: AccountClient) -> None:
     assert job.experiment_id == "exp-9"
     assert any(tag.startswith(SUBMISSION_TAG_PREFIX) for tag in job.tags)
     seen: list[str] = []
-    final = await client.wait_for_final_status(
+    final = await client.waits.wait_for_final(
         job.job_id, timeout=30, on_status=lambda s: seen.append(s.status.value)
     )
     assert final.status is ApiJobStatus.COMPLETED
     assert seen[-1] == "COMPLETED"
-    record = await client.job_get(job.job_id)
+    record = await client.jobs.get(job.job_id)
     assert record.status is ApiJobStatus.COMPLETED
-    assert (await client.job_status(job.job_id)).status is ApiJobStatus.COMPLETED
-    result = await client.job_result(job.job_id)
+    assert (await client.jobs.status(job.job_id)).status is ApiJobStatus.COMPLETED
+    result = await client.storage.result(job.job_id)
     assert result.success
     assert result.results[0].data.counts == {"0x1": 64}
-    downloaded = await client.job_qobj(job.job_id)
+    downloaded = await client.storage.qobj(job.job_id)
     assert isinstance(downloaded, QasmQobj)
     assert downloaded.to_wire() == QasmQobj.model_validate(qobj).to_wire()
-    assert await client.job_properties(job.job_id) is None  # a simulator job
+    assert await client.jobs.properties(job.job_id) is None  # a simulator job
 
 
 @pytest.mark.asyncio
-async def test_a_device_job_has_properties(client: AccountClient) -> None:
-    job = await client.submit_job(DEVICE, one_qubit_qobj())
-    await client.wait_for_final_status(job.job_id, timeout=30)
-    properties = await client.job_properties(job.job_id)
+async def test_a_device_job_has_properties(client: ProjectClient) -> None:
+    job = await client.submit(DEVICE, one_qubit_qobj())
+    await client.waits.wait_for_final(job.job_id, timeout=30)
+    properties = await client.jobs.properties(job.job_id)
     assert properties is not None
     assert properties.backend_name == DEVICE
 
 
 @pytest.mark.asyncio
-async def test_a_qobj_model_is_accepted(client: AccountClient) -> None:
-    job = await client.submit_job(SIMULATOR, QasmQobj.model_validate(one_qubit_qobj()))
-    final = await client.wait_for_final_status(job.job_id, timeout=30)
+async def test_a_qobj_model_is_accepted(client: ProjectClient) -> None:
+    job = await client.submit(SIMULATOR, QasmQobj.model_validate(one_qubit_qobj()))
+    final = await client.waits.wait_for_final(job.job_id, timeout=30)
     assert final.status is ApiJobStatus.COMPLETED
 
 
 @pytest.mark.asyncio
-async def test_the_low_level_steps(client: AccountClient) -> None:
-    created = await client.job_create(SIMULATOR, job_tags=["steps"], submission_key="steps-1")
-    assert (await client.job_get(created.job_id)).status is ApiJobStatus.CREATING
-    await client.job_upload(created.object_storage_info.upload_url, one_qubit_qobj())
-    started = await client.job_data_uploaded(created.job_id)
+async def test_the_low_level_steps(client: ProjectClient) -> None:
+    created = await client.jobs.create(SIMULATOR, job_tags=["steps"], submission_key="steps-1")
+    assert (await client.jobs.get(created.job_id)).status is ApiJobStatus.CREATING
+    await client.storage.upload(created.object_storage_info.upload_url, one_qubit_qobj())
+    started = await client.jobs.start(created.job_id)
     assert started.job_id == created.job_id
     assert started.status is not ApiJobStatus.CREATING
-    again = await client.job_create(SIMULATOR, submission_key="steps-1")
+    again = await client.jobs.create(SIMULATOR, submission_key="steps-1")
     assert again.job_id == created.job_id  # the service honours Idempotency-Key
 
 
 @pytest.mark.asyncio
 async def test_resubmitting_the_same_key_gives_the_same_job(
-    service: LocalService, client: AccountClient
+    service: LocalService, client: ProjectClient
 ) -> None:
-    first = await client.submit_job(SIMULATOR, one_qubit_qobj(), submission_key="same-key")
-    again = await client.submit_job(SIMULATOR, one_qubit_qobj(), submission_key="same-key")
+    first = await client.submit(SIMULATOR, one_qubit_qobj(), submission_key="same-key")
+    again = await client.submit(SIMULATOR, one_qubit_qobj(), submission_key="same-key")
     assert again.job_id == first.job_id
-    found = await client.list_jobs(build_job_where(job_tags=[f"{SUBMISSION_TAG_PREFIX}same-key"]))
+    found = await client.jobs.listing(JobQuery(job_tags=[f"{SUBMISSION_TAG_PREFIX}same-key"]))
     assert [job.job_id for job in found] == [first.job_id]
 
 
 @pytest.mark.asyncio
-async def test_rename_and_retag(client: AccountClient) -> None:
-    job = await client.submit_job(SIMULATOR, one_qubit_qobj())
-    assert await client.job_update_name(job.job_id, "renamed") == "renamed"
-    assert sorted(await client.job_update_tags(job.job_id, ["x", "y"])) == ["x", "y"]
-    record = await client.job_get(job.job_id)
+async def test_rename_and_retag(client: ProjectClient) -> None:
+    job = await client.submit(SIMULATOR, one_qubit_qobj())
+    assert await client.jobs.rename(job.job_id, "renamed") == "renamed"
+    assert sorted(await client.jobs.retag(job.job_id, ["x", "y"])) == ["x", "y"]
+    record = await client.jobs.get(job.job_id)
     assert record.name == "renamed"
     assert sorted(record.tags) == ["x", "y"]
 
 
 @pytest.mark.asyncio
-async def test_cancel_delete_and_not_found(service: LocalService, client: AccountClient) -> None:
-    job = await client.submit_job(LIMITED, one_qubit_qobj())  # the backend is paused
-    assert await client.job_cancel(job.job_id) is True
-    final = await client.wait_for_final_status(job.job_id, timeout=10)
+async def test_cancel_delete_and_not_found(service: LocalService, client: ProjectClient) -> None:
+    job = await client.submit(LIMITED, one_qubit_qobj())  # the backend is paused
+    assert await client.jobs.cancel(job.job_id) is True
+    final = await client.waits.wait_for_final(job.job_id, timeout=10)
     assert final.status is ApiJobStatus.CANCELLED
-    assert await client.job_cancel(job.job_id) is False
-    await client.job_delete(job.job_id)
+    assert await client.jobs.cancel(job.job_id) is False
+    await client.jobs.delete(job.job_id)
     with pytest.raises(ApiNotFoundError) as info:
-        await client.job_get(job.job_id)
+        await client.jobs.get(job.job_id)
     assert info.value.error_code == 3250
     assert info.value.trace_id
     assert info.value.method == "GET"
     with pytest.raises(ApiNotFoundError):
-        await client.wait_for_final_status(job.job_id, timeout=10)
+        await client.waits.wait_for_final(job.job_id, timeout=10)
 
 
 @pytest.mark.asyncio
-async def test_the_job_limit_is_error_3458(service: LocalService, client: AccountClient) -> None:
-    jobs = [await client.submit_job(LIMITED, one_qubit_qobj()) for _ in range(2)]
+async def test_the_job_limit_is_error_3458(service: LocalService, client: ProjectClient) -> None:
+    jobs = [await client.submit(LIMITED, one_qubit_qobj()) for _ in range(2)]
     try:
         with pytest.raises(ApiJobLimitError) as info:
-            await client.submit_job(LIMITED, one_qubit_qobj())
+            await client.submit(LIMITED, one_qubit_qobj())
         assert info.value.error_code == 3458
         assert info.value.retries_taken == 0
-        limit = await client.backend_job_limit(LIMITED)
+        limit = await client.backends.job_limit(LIMITED)
         assert (limit.maximum_jobs, limit.running_jobs) == (2, 2)
     finally:
         for job in jobs:
-            await client.job_cancel(job.job_id)
+            await client.jobs.cancel(job.job_id)
 
 
 @pytest.mark.asyncio
-async def test_a_result_that_does_not_exist_yet_is_an_error(client: AccountClient) -> None:
-    job = await client.submit_job(LIMITED, one_qubit_qobj())
+async def test_a_result_that_does_not_exist_yet_is_an_error(client: ProjectClient) -> None:
+    job = await client.submit(LIMITED, one_qubit_qobj())
     try:
         with pytest.raises(ApiStatusError) as info:
-            await client.job_result(job.job_id)
+            await client.storage.result(job.job_id)
         assert info.value.error_code == 3253
     finally:
-        await client.job_cancel(job.job_id)
+        await client.jobs.cancel(job.job_id)
 
 
 # --- listing -------------------------------------------------------------------------------------
 
 
 @pytest.mark.asyncio
-async def test_listing_with_filters_and_paging(client: AccountClient) -> None:
+async def test_listing_with_filters_and_paging(client: ProjectClient) -> None:
     marker = f"listing-{datetime.now().timestamp()}"
     before = datetime.now(timezone.utc) - timedelta(seconds=1)
     made = []
     for i in range(12):
         tags = [marker, "even" if i % 2 == 0 else "odd"]
         made.append(
-            await client.submit_job(
-                SIMULATOR, one_qubit_qobj(), job_name=f"list {i}", job_tags=tags
-            )
+            await client.submit(SIMULATOR, one_qubit_qobj(), job_name=f"list {i}", job_tags=tags)
         )
     for job in made:
-        await client.wait_for_final_status(job.job_id, timeout=30)
+        await client.waits.wait_for_final(job.job_id, timeout=30)
     after = datetime.now(timezone.utc) + timedelta(seconds=1)
-    mine = build_job_where(job_tags=[marker])
-    everything = await client.list_jobs(mine, limit=None, page_size=5)
+    mine = JobQuery(job_tags=[marker])
+    everything = await client.jobs.listing(mine, limit=None, page_size=5)
     ids = [job.job_id for job in everything]
     assert sorted(ids) == sorted(job.job_id for job in made)
     assert len(set(ids)) == 12
     dates = [job.creation_date for job in everything]
     assert dates == sorted(dates, reverse=True)
-    ascending = await client.list_jobs(mine, limit=None, page_size=4, descending=False)
+    oldest_first = JobQuery(job_tags=[marker], descending=False)
+    ascending = await client.jobs.listing(oldest_first, limit=None, page_size=4)
     assert [job.job_id for job in ascending] == list(reversed(ids))
-    assert [job.job_id for job in await client.list_jobs(mine, limit=5, skip=3)] == ids[3:8]
-    assert [job.job_id async for job in client.iter_jobs(mine, page_size=3)] == ids
-    even_and_mine = build_job_where(job_tags=[marker, "even"], job_tags_operator="AND")
-    assert len(await client.list_jobs(even_and_mine, limit=None)) == 6
-    named = build_job_where(job_tags=[marker], job_name="^list 1[01]$")
-    assert len(await client.list_jobs(named, limit=None)) == 2
-    done = build_job_where(
+    assert [job.job_id for job in await client.jobs.listing(mine, limit=5, skip=3)] == ids[3:8]
+    assert [job.job_id async for job in client.jobs.listing(mine, limit=None, page_size=3)] == ids
+    even_and_mine = JobQuery(job_tags=[marker, "even"], job_tags_operator="AND")
+    assert len(await client.jobs.listing(even_and_mine, limit=None)) == 6
+    named = JobQuery(job_tags=[marker], job_name="^list 1[01]$")
+    assert len(await client.jobs.listing(named, limit=None)) == 2
+    done = JobQuery(
         job_tags=[marker],
         status=JobStatus.DONE,
         backend_name=SIMULATOR,
         start_datetime=before,
         end_datetime=after,
     )
-    assert len(await client.list_jobs(done, limit=None)) == 12
-    not_done = build_job_where(job_tags=[marker], status=[JobStatus.QUEUED, JobStatus.RUNNING])
-    assert await client.list_jobs(not_done, limit=None) == []
-    id_records = await client.list_job_ids(mine, limit=None, page_size=5)
+    assert len(await client.jobs.listing(done, limit=None)) == 12
+    not_done = JobQuery(job_tags=[marker], status=[JobStatus.QUEUED, JobStatus.RUNNING])
+    assert await client.jobs.listing(not_done, limit=None) == []
+    id_records = await client.jobs.id_listing(mine, limit=None, page_size=5)
     assert [record.job_id for record in id_records] == ids
 
 
@@ -380,34 +373,34 @@ async def test_listing_with_filters_and_paging(client: AccountClient) -> None:
 
 
 @pytest.mark.asyncio
-async def test_many_waiters_share_the_wait(service: LocalService, client: AccountClient) -> None:
+async def test_many_waiters_share_the_wait(service: LocalService, client: ProjectClient) -> None:
     service.pause_backend(SIMULATOR)
     try:
-        job = await client.submit_job(SIMULATOR, one_qubit_qobj())
+        job = await client.submit(SIMULATOR, one_qubit_qobj())
         finals: list[Any] = []
 
         async def wait() -> None:
-            finals.append(await client.wait_for_final_status(job.job_id, timeout=30))
+            finals.append(await client.waits.wait_for_final(job.job_id, timeout=30))
 
         async with anyio.create_task_group() as tg:
             for _ in range(15):
                 tg.start_soon(wait)
             await anyio.sleep(0.2)
-            assert client.watcher.active_watches == 1
+            assert client.waits.active_watches == 1
             service.resume_backend(SIMULATOR)
     finally:
         service.resume_backend(SIMULATOR)
     assert [final.status for final in finals] == [ApiJobStatus.COMPLETED] * 15
-    assert client.watcher.active_watches == 0
+    assert client.waits.active_watches == 0
 
 
 @pytest.mark.asyncio
-async def test_watch_status_follows_the_job(service: LocalService, client: AccountClient) -> None:
+async def test_watch_status_follows_the_job(service: LocalService, client: ProjectClient) -> None:
     service.pause_backend(SIMULATOR)
     try:
-        job = await client.submit_job(SIMULATOR, one_qubit_qobj())
+        job = await client.submit(SIMULATOR, one_qubit_qobj())
         seen: list[str] = []
-        async for status in client.watch_status(job.job_id):
+        async for status in client.waits.watch(job.job_id):
             seen.append(status.status.value)
             if status.status is ApiJobStatus.QUEUED:
                 service.resume_backend(SIMULATOR)
@@ -418,37 +411,37 @@ async def test_watch_status_follows_the_job(service: LocalService, client: Accou
 
 
 @pytest.mark.asyncio
-async def test_a_wait_times_out(service: LocalService, client: AccountClient) -> None:
-    job = await client.submit_job(LIMITED, one_qubit_qobj())  # paused: stays queued
+async def test_a_wait_times_out(service: LocalService, client: ProjectClient) -> None:
+    job = await client.submit(LIMITED, one_qubit_qobj())  # paused: stays queued
     try:
         with pytest.raises(ApiJobWaitTimeoutError) as info:
-            await client.wait_for_final_status(job.job_id, timeout=0.5)
+            await client.waits.wait_for_final(job.job_id, timeout=0.5)
         assert info.value.job_id == job.job_id
         assert info.value.last_status is not None
         assert info.value.last_status.status is ApiJobStatus.QUEUED
     finally:
-        await client.job_cancel(job.job_id)
+        await client.jobs.cancel(job.job_id)
 
 
 @pytest.mark.asyncio
 async def test_an_unreachable_websocket_falls_back_to_polling(
     service: LocalService, connection: Connection
 ) -> None:
-    dead = AccountClient(
+    dead = ProjectClient(
         connection.session,
         connection.api_url,
         "ws://127.0.0.1:9/ws",  # nothing listens on the discard port
         *HGP,
         polling=PollingPolicy(initial=0.02, maximum=0.2),
     )
-    job = await dead.submit_job(SIMULATOR, one_qubit_qobj())
-    final = await dead.wait_for_final_status(job.job_id, timeout=30)
+    job = await dead.submit(SIMULATOR, one_qubit_qobj())
+    final = await dead.waits.wait_for_final(job.job_id, timeout=30)
     assert final.status is ApiJobStatus.COMPLETED
 
 
 @pytest.mark.asyncio
-async def test_a_per_call_retry_policy_and_timeout(client: AccountClient) -> None:
-    status = await client.backend_status(SIMULATOR, timeout=5, retry=RetryPolicy.no_retry())
+async def test_a_per_call_retry_policy_and_timeout(client: ProjectClient) -> None:
+    status = await client.backends.status(SIMULATOR, timeout=5, retry=RetryPolicy.no_retry())
     assert status.operational
 
 
@@ -462,9 +455,9 @@ async def test_the_whole_round_trip_under_asyncio_and_trio(
     local_service: LocalService, anyio_backend: str
 ) -> None:
     async with await Connection.connect(local_service.token, local_service.url) as conn:
-        client = conn.account_client(*HGP)
-        job = await client.submit_job(SIMULATOR, copy.deepcopy(one_qubit_qobj(shots=8)))
-        final = await client.wait_for_final_status(job.job_id, timeout=30)
+        client = conn.project(*HGP)
+        job = await client.submit(SIMULATOR, copy.deepcopy(one_qubit_qobj(shots=8)))
+        final = await client.waits.wait_for_final(job.job_id, timeout=30)
         assert final.status is ApiJobStatus.COMPLETED
-        result = await client.job_result(job.job_id)
+        result = await client.storage.result(job.job_id)
         assert result.results[0].data.counts == {"0x1": 8}

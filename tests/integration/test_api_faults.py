@@ -12,7 +12,8 @@ import anyio
 import pytest
 from faults import FAULTS, FaultProxy
 
-from ibmq_async.api import SUBMISSION_TAG_PREFIX, Connection, PollingPolicy, RetryPolicy
+from ibmq_async.api import SUBMISSION_TAG_PREFIX, PollingPolicy, RetryPolicy
+from ibmq_async.api.classic import Connection
 from ibmq_async.local import BackendConfig, LocalServiceConfig, serve
 from ibmq_async.models import ApiJobStatus
 
@@ -68,18 +69,18 @@ async def test_200_submissions_through_faults_make_exactly_200_jobs() -> None:
                 retry=policy,
                 polling=PollingPolicy(initial=0.05, maximum=0.5),
             ) as conn:
-                client = conn.account_client(*HGP)
+                client = conn.project(*HGP)
                 limiter = anyio.CapacityLimiter(CONCURRENCY)
                 counts: dict[int, dict[str, int]] = {}
                 job_ids: dict[int, str] = {}
 
                 async def one(index: int) -> None:
                     async with limiter:
-                        job = await client.submit_job(SIMULATOR, tiny_qobj(index))
+                        job = await client.submit(SIMULATOR, tiny_qobj(index))
                         job_ids[index] = job.job_id
-                        final = await client.wait_for_final_status(job.job_id, timeout=60)
+                        final = await client.waits.wait_for_final(job.job_id, timeout=60)
                         assert final.status is ApiJobStatus.COMPLETED
-                        result = await client.job_result(job.job_id)
+                        result = await client.storage.result(job.job_id)
                         assert result.job_id == job.job_id
                         assert result.results[0].header is not None
                         assert result.results[0].header.name == f"e{index}"
@@ -98,8 +99,8 @@ async def test_200_submissions_through_faults_make_exactly_200_jobs() -> None:
         # Counted by the service itself, and listed without the proxy in the way.
         assert service.stats.jobs_created[user] == SUBMISSIONS
         async with await Connection.connect(service.token, service.url) as direct:
-            listed = await direct.account_client(*HGP).list_job_ids(limit=None)
-            records = await direct.account_client(*HGP).list_jobs(limit=None)
+            listed = await direct.project(*HGP).jobs.id_listing(limit=None)
+            records = await direct.project(*HGP).jobs.listing(limit=None)
 
     assert len(job_ids) == SUBMISSIONS
     assert len(set(job_ids.values())) == SUBMISSIONS

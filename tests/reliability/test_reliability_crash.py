@@ -111,7 +111,7 @@ async def test_waits_started_before_a_sigkill_end_with_the_results_after_the_res
         # The service keeps access tokens across a restart: the client did not log in again.
         connection = provider._connection
         assert connection.session.auth is not None
-        assert connection.session.auth.logins == 1  # type: ignore[attr-defined]
+        assert connection.session.auth.renewals == 1  # type: ignore[union-attr]
 
     # The crash hit jobs that were running and queued, and each of them completed.
     interrupted = [status.value for status in before.values() if not status.is_final]

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from ibmq_async.api.session import validate_model
+from ibmq_async.api.errors import validate_model
 from ibmq_async.exceptions import ApiProtocolError
 from ibmq_async.models import (
     BackendJobLimit,

@@ -45,7 +45,8 @@ from reliability_helpers import (
 )
 
 from ibmq_async import IBMQ, IBMQFactory, IBMQJob, IBMQJobManager, ManagedJobSet
-from ibmq_async.api import Connection, RetryPolicy
+from ibmq_async.api import RetryPolicy
+from ibmq_async.api.classic import Connection
 from ibmq_async.cli import build_parser
 from ibmq_async.credentials import credentials_file
 from ibmq_async.exceptions import (
@@ -206,7 +207,8 @@ async def test_no_token_in_logs_reprs_or_errors_over_a_whole_flow(
             provider,
             provider.credentials,
             provider.api,
-            provider.api.watcher,
+            provider.api.waits,
+            provider.api.jobs,
             provider.backends,
             backend,
             job,
@@ -218,7 +220,7 @@ async def test_no_token_in_logs_reprs_or_errors_over_a_whole_flow(
             connection,
             connection.session,
             connection.session.auth,
-            connection.auth_client,
+            connection.auth_service,
             connection.user_info,
             FAST_RETRY,
         ]
@@ -405,11 +407,11 @@ async def test_a_user_cannot_touch_another_users_jobs_or_another_projects(
                     cause = refused.value.__cause__
                     assert isinstance(cause, ApiNotFoundError), (who, name, cause)
                 for low_level in (
-                    intruder.api.job_result,
-                    intruder.api.job_qobj,
-                    intruder.api.job_cancel,
-                    intruder.api.job_delete,
-                    intruder.api.job_get,
+                    intruder.api.storage.result,
+                    intruder.api.storage.qobj,
+                    intruder.api.jobs.cancel,
+                    intruder.api.jobs.delete,
+                    intruder.api.jobs.get,
                 ):
                     with pytest.raises(ApiNotFoundError):
                         await low_level(job.job_id())

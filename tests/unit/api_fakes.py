@@ -20,7 +20,8 @@ import aiohttp
 import httpx
 import respx
 
-from ibmq_async.api import Connection, RetryPolicy
+from ibmq_async.api import RetryPolicy
+from ibmq_async.api.classic import Connection
 from ibmq_async.api.transports import transport_error
 
 AUTH_URL = "https://auth.example.test/api"

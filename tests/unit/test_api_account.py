@@ -26,7 +26,8 @@ from api_fakes import (
 )
 
 import ibmq_async
-from ibmq_async.api import SUBMISSION_TAG_PREFIX, AccountClient, Connection, encode_qobj
+from ibmq_async.api import SUBMISSION_TAG_PREFIX, JobQuery
+from ibmq_async.api.classic import Connection, ProjectClient, encode_qobj
 from ibmq_async.exceptions import (
     ApiJobLimitError,
     ApiProtocolError,
@@ -56,9 +57,9 @@ def recorder() -> WaitRecorder:
     return WaitRecorder()
 
 
-async def account(router: respx.Router, recorder: WaitRecorder) -> tuple[Connection, AccountClient]:
+async def account(router: respx.Router, recorder: WaitRecorder) -> tuple[Connection, ProjectClient]:
     conn, _ = await connect(router, retry=instant_policy(recorder))
-    return conn, conn.account_client("ibm-q", "open", "main")
+    return conn, conn.project("ibm-q", "open", "main")
 
 
 # --- backends --------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ async def test_list_backends_drops_an_invalid_configuration_with_a_warning(
     router.get(f"{HGP}/devices/v/1").respond(json=[lima, broken, "nonsense"])
     conn, client = await account(router, recorder)
     async with conn:
-        backends = await client.list_backends()
+        backends = await client.backends.configurations()
     assert [b.backend_name for b in backends] == [lima["backend_name"]]
     assert isinstance(backends[0], PulseBackendConfiguration)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -91,9 +92,9 @@ async def test_backend_properties_sends_version_and_the_datetime_filter(
     )
     conn, client = await account(router, recorder)
     async with conn:
-        latest = await client.backend_properties("ibmq_lima")
+        latest = await client.backends.properties("ibmq_lima")
         when = datetime(2024, 5, 1, 8, 30, tzinfo=timezone.utc)
-        await client.backend_properties("ibmq_lima", datetime=when)
+        await client.backends.properties("ibmq_lima", datetime=when)
     assert latest is not None
     assert latest.backend_name == "ibmq_lima"  # overwritten with the name asked for
     first, second = route.calls
@@ -113,9 +114,9 @@ async def test_empty_properties_and_defaults_are_none(
     router.get(f"{HGP}/devices/ibmq_lima/defaults").respond(json=device("lima", "defs"))
     conn, client = await account(router, recorder)
     async with conn:
-        assert await client.backend_properties(BACKEND) is None
-        assert await client.backend_pulse_defaults(BACKEND) is None
-        defaults = await client.backend_pulse_defaults("ibmq_lima")
+        assert await client.backends.properties(BACKEND) is None
+        assert await client.backends.defaults(BACKEND) is None
+        defaults = await client.backends.defaults("ibmq_lima")
     assert defaults is not None
     assert defaults.qubit_freq_est
 
@@ -142,14 +143,14 @@ async def test_status_limit_and_reservations(router: respx.Router, recorder: Wai
     router.get(f"{API_URL}/Network/bookings/v2").respond(json=[booking])
     conn, client = await account(router, recorder)
     async with conn:
-        status = await client.backend_status(BACKEND)
-        limit = await client.backend_job_limit(BACKEND)
+        status = await client.backends.status(BACKEND)
+        limit = await client.backends.job_limit(BACKEND)
         start = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
         end = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
-        reservations = await client.backend_reservations(
+        reservations = await client.backends.reservations(
             "ibmq_lima", start_datetime=start, end_datetime=end
         )
-        mine = await client.my_reservations()
+        mine = await client.backends.my_reservations()
     assert (status.operational, status.status_msg, status.pending_jobs) == (
         False,
         "maintenance",
@@ -176,7 +177,7 @@ async def test_submit_sends_the_three_steps_with_key_and_tag(
     fake = FakeJobs(router)
     conn, client = await account(router, recorder)
     async with conn:
-        job = await client.submit_job(
+        job = await client.submit(
             BACKEND,
             bell_qobj(),
             job_name="bell",
@@ -211,8 +212,8 @@ async def test_submit_accepts_a_qobj_model_and_generates_a_key(
     fake = FakeJobs(router)
     conn, client = await account(router, recorder)
     async with conn:
-        first = await client.submit_job(BACKEND, QasmQobj.model_validate(bell_qobj()))
-        second = await client.submit_job(BACKEND, bell_qobj())
+        first = await client.submit(BACKEND, QasmQobj.model_validate(bell_qobj()))
+        second = await client.submit(BACKEND, bell_qobj())
     assert first.job_id != second.job_id
     tags = [t for t in first.tags + second.tags if t.startswith(SUBMISSION_TAG_PREFIX)]
     assert len(set(tags)) == 2
@@ -228,7 +229,7 @@ async def test_submit_is_not_duplicated_when_the_create_response_is_lost(
     fake.faults["create"] = ["lost"]
     conn, client = await account(router, recorder)
     async with conn:
-        job = await client.submit_job(BACKEND, bell_qobj())
+        job = await client.submit(BACKEND, bell_qobj())
     assert list(fake.jobs) == [job.job_id]
     assert fake.jobs[job.job_id]["status"] == "QUEUED"
     assert fake.calls["create"] == 2  # the second one with the same key, after the lookup
@@ -249,7 +250,7 @@ async def test_a_disconnect_after_the_create_was_written_is_reconciled_not_resen
     fake.faults["create"] = ["disconnected"]  # the job is made; the answer never comes
     conn, client = await account(router, recorder)
     async with conn:
-        job = await client.submit_job(BACKEND, bell_qobj())
+        job = await client.submit(BACKEND, bell_qobj())
     order = []
     for call in router.calls:
         path, method = call.request.url.path, call.request.method
@@ -273,7 +274,7 @@ async def test_submit_finds_a_started_job_after_a_lost_start_response(
     fake.faults["start"] = ["lost"]
     conn, client = await account(router, recorder)
     async with conn:
-        job = await client.submit_job(BACKEND, bell_qobj())
+        job = await client.submit(BACKEND, bell_qobj())
     assert job.status is ApiJobStatus.QUEUED
     assert fake.calls["start"] == 1
     assert fake.calls["get"] == 1
@@ -289,7 +290,7 @@ async def test_submit_reconciles_a_5xx_on_start_that_did_start_the_job(
     fake.faults["get"] = [httpx.Response(503)]  # the reconciliation read fails once too
     conn, client = await account(router, recorder)
     async with conn:
-        job = await client.submit_job(BACKEND, bell_qobj())
+        job = await client.submit(BACKEND, bell_qobj())
     assert job.status is ApiJobStatus.QUEUED
     assert len(fake.jobs) == 1
 
@@ -302,7 +303,7 @@ async def test_submit_creates_again_when_the_lost_create_never_arrived(
     fake.faults["create"] = [httpx.ReadTimeout, httpx.Response(502), httpx.ConnectError]
     conn, client = await account(router, recorder)
     async with conn:
-        job = await client.submit_job(BACKEND, bell_qobj())
+        job = await client.submit(BACKEND, bell_qobj())
     assert list(fake.jobs) == [job.job_id]
     assert fake.calls["create"] == 4
     # no lookup before the first attempt; one before every attempt after the read timeout
@@ -323,7 +324,7 @@ async def test_submit_over_the_job_limit_raises_at_once(
     conn, client = await account(router, recorder)
     async with conn:
         with pytest.raises(ApiJobLimitError) as info:
-            await client.submit_job(BACKEND, bell_qobj())
+            await client.submit(BACKEND, bell_qobj())
     assert info.value.error_code == 3458
     assert fake.jobs == {}
     assert recorder.waits == []
@@ -338,7 +339,7 @@ async def test_a_failed_upload_deletes_the_job_and_says_so(
     conn, client = await account(router, recorder)
     async with conn:
         with pytest.raises(ApiStatusError) as info:
-            await client.submit_job(BACKEND, bell_qobj())
+            await client.submit(BACKEND, bell_qobj())
     assert info.value.status_code == 413
     assert fake.jobs == {}
     assert fake.calls["delete"] == 1
@@ -352,8 +353,8 @@ async def test_resubmitting_with_the_same_key_returns_the_job(
     fake = FakeJobs(router)
     conn, client = await account(router, recorder)
     async with conn:
-        first = await client.submit_job(BACKEND, bell_qobj(), submission_key="resume-me")
-        again = await client.submit_job(BACKEND, bell_qobj(), submission_key="resume-me")
+        first = await client.submit(BACKEND, bell_qobj(), submission_key="resume-me")
+        again = await client.submit(BACKEND, bell_qobj(), submission_key="resume-me")
     assert again.job_id == first.job_id
     assert fake.calls["create"] == 1
     assert len(fake.jobs) == 1
@@ -366,10 +367,10 @@ async def test_a_key_replayed_without_a_lookup_returns_the_started_job(
     fake = FakeJobs(router)
     conn, client = await account(router, recorder)
     async with conn:
-        first = await client.submit_job(
+        first = await client.submit(
             BACKEND, bell_qobj(), submission_key="fresh", check_existing=False
         )
-        again = await client.submit_job(
+        again = await client.submit(
             BACKEND, bell_qobj(), submission_key="fresh", check_existing=False
         )
     assert again.job_id == first.job_id
@@ -401,12 +402,12 @@ async def test_n_submissions_make_n_jobs_under_random_faults(
         fake.faults[name] = [rng.choice(choices) for _ in range(200)]
     # A fault on a third of the calls: give every call enough attempts to get through.
     conn, _ = await connect(router, retry=instant_policy(recorder, max_attempts=40, deadline=None))
-    client = conn.account_client("ibm-q", "open", "main")
+    client = conn.project("ibm-q", "open", "main")
     jobs: list[Any] = []
     async with conn:
 
         async def submit() -> None:
-            jobs.append(await client.submit_job(BACKEND, bell_qobj()))
+            jobs.append(await client.submit(BACKEND, bell_qobj()))
 
         async with anyio.create_task_group() as tg:
             for _ in range(30):
@@ -431,13 +432,13 @@ async def test_job_endpoints(router: respx.Router, recorder: WaitRecorder) -> No
     router.get(f"{url}/properties").respond(json={})
     conn, client = await account(router, recorder)
     async with conn:
-        record = await client.job_get(job["id"])
-        status = await client.job_status(job["id"])
-        assert await client.job_update_name(job["id"], "renamed") == "renamed"
-        assert await client.job_update_tags(job["id"], ["a", "b"]) == ["a", "b"]
-        assert await client.job_properties(job["id"]) is None
-        assert await client.job_cancel(job["id"]) is True
-        await client.job_delete(job["id"])
+        record = await client.jobs.get(job["id"])
+        status = await client.jobs.status(job["id"])
+        assert await client.jobs.rename(job["id"], "renamed") == "renamed"
+        assert await client.jobs.retag(job["id"], ["a", "b"]) == ["a", "b"]
+        assert await client.jobs.properties(job["id"]) is None
+        assert await client.jobs.cancel(job["id"]) is True
+        await client.jobs.delete(job["id"])
     assert record.status is ApiJobStatus.RUNNING
     assert status.status is ApiJobStatus.RUNNING
     assert job["id"] not in fake.jobs
@@ -452,9 +453,9 @@ async def test_name_and_tag_updates_must_be_echoed(
     conn, client = await account(router, recorder)
     async with conn:
         with pytest.raises(ApiProtocolError, match="name"):
-            await client.job_update_name("j1", "renamed")
+            await client.jobs.rename("j1", "renamed")
         with pytest.raises(ApiProtocolError, match="tags"):
-            await client.job_update_tags("j1", ["a", "b"])
+            await client.jobs.retag("j1", ["a", "b"])
 
 
 @pytest.mark.asyncio
@@ -464,7 +465,7 @@ async def test_cancel_with_an_error_key_is_not_cancelled(
     router.post(f"{HGP}/Jobs/j1/cancel").respond(json={"error": {"message": "too late"}})
     conn, client = await account(router, recorder)
     async with conn:
-        assert await client.job_cancel("j1") is False
+        assert await client.jobs.cancel("j1") is False
 
 
 RESULT = {
@@ -499,7 +500,7 @@ async def test_job_result_downloads_then_acknowledges(
     ack = router.post(f"{HGP}/Jobs/j1/resultDownloaded").respond(500)
     conn, client = await account(router, recorder)
     async with conn:
-        result = await client.job_result("j1")
+        result = await client.storage.result("j1")
     assert result.job_id == "j1"
     assert "X-Access-Token" not in download.calls[0].request.headers  # another origin
     assert ack.call_count == 6  # retried, then only logged
@@ -516,7 +517,7 @@ async def test_job_result_that_does_not_fit_is_a_protocol_error(
     conn, client = await account(router, recorder)
     async with conn:
         with pytest.raises(ApiProtocolError, match="results") as info:
-            await client.job_result("j1")
+            await client.storage.result("j1")
     assert info.value.response is not None
     assert download.calls[0].request.headers["X-Access-Token"] == "<redacted>"  # same origin
 
@@ -532,7 +533,7 @@ async def test_a_result_that_is_not_json_is_a_protocol_error(
     conn, client = await account(router, recorder)
     async with conn:
         with pytest.raises(ApiProtocolError, match="The result is not valid JSON") as info:
-            await client.job_result("j1")
+            await client.storage.result("j1")
     assert info.value.response is not None
 
 
@@ -552,7 +553,7 @@ async def test_job_qobj_downloads_and_parses(router: respx.Router, recorder: Wai
     router.get(storage).respond(json=bell_qobj())
     conn, client = await account(router, recorder)
     async with conn:
-        qobj = await client.job_qobj("j1")
+        qobj = await client.storage.qobj("j1")
     assert isinstance(qobj, QasmQobj)
 
 
@@ -568,7 +569,7 @@ async def test_result_download_failure_is_retried(
     router.post(f"{HGP}/Jobs/j1/resultDownloaded").respond(json={})
     conn, client = await account(router, recorder)
     async with conn:
-        assert (await client.job_result("j1")).success
+        assert (await client.storage.result("j1")).success
 
 
 @pytest.mark.asyncio
@@ -581,7 +582,7 @@ async def test_server_errors_carry_the_evidence(
     conn, client = await account(router, recorder)
     async with conn:
         with pytest.raises(ApiServerError) as info:
-            await client.job_get("j1")
+            await client.jobs.get("j1")
     assert (info.value.error_code, info.value.trace_id, info.value.retries_taken) == (
         1000,
         "t1",
@@ -603,10 +604,11 @@ async def test_listing_pages_without_duplicates(
     made = [fake.add_job(name=f"job {i}") for i in range(23)]
     conn, client = await account(router, recorder)
     async with conn:
-        ten = await client.list_jobs(limit=10, descending=descending)
-        everything = await client.list_jobs(limit=None, page_size=4, descending=descending)
-        lazily = [job async for job in client.iter_jobs(page_size=5, descending=descending)]
-        skipped = await client.list_jobs(limit=30, skip=20, page_size=2, descending=descending)
+        order = JobQuery(descending=descending)
+        ten = await client.jobs.listing(order, limit=10)
+        everything = await client.jobs.listing(order, limit=None, page_size=4)
+        lazily = [job async for job in client.jobs.listing(order, limit=None, page_size=5)]
+        skipped = await client.jobs.listing(order, limit=30, skip=20, page_size=2)
     ids = [job.job_id for job in everything]
     assert len(ids) == 23
     assert len(set(ids)) == 23
@@ -628,7 +630,7 @@ async def test_the_next_page_filters_on_the_last_date_and_ids(
         fake.add_job(backend={"name": "ibmq_lima"})
     conn, client = await account(router, recorder)
     async with conn:
-        await client.list_jobs({"backend.name": "ibmq_lima"}, limit=5, page_size=2)
+        await client.jobs.listing(JobQuery(backend_name="ibmq_lima"), limit=5, page_size=2)
     filters = [
         json.loads(r.url.params["filter"])
         for r in (call.request for call in router.calls)
@@ -656,7 +658,7 @@ async def test_list_job_ids_asks_for_the_fields(
         fake.add_job(liveDataEnabled=False)
     conn, client = await account(router, recorder)
     async with conn:
-        ids = await client.list_job_ids(limit=None)
+        ids = await client.jobs.id_listing(limit=None)
     assert len(ids) == 3
     request = next(
         r for r in (call.request for call in router.calls) if r.url.path.endswith("/Jobs/v/1")
@@ -679,7 +681,7 @@ async def test_an_invalid_job_in_a_listing_is_discarded_with_a_warning(
     )
     conn, client = await account(router, recorder)
     async with conn:
-        jobs = await client.list_jobs()
+        jobs = await client.jobs.listing()
     assert [job.job_id for job in jobs] == ["j1"]
     assert any("Discarding job j2" in r.getMessage() for r in caplog.records)
 
@@ -695,7 +697,7 @@ async def test_a_server_that_ignores_the_paging_filter_does_not_loop_forever(
     route = router.get(f"{HGP}/Jobs/status/v/1").respond(json=page)
     conn, client = await account(router, recorder)
     async with conn:
-        jobs = await client.list_jobs(limit=None, page_size=3)
+        jobs = await client.jobs.listing(limit=None, page_size=3)
     assert len(jobs) == 3
     assert route.call_count == 2
 
@@ -721,8 +723,8 @@ async def test_job_statuses_ask_for_few_fields_and_do_without_if_refused(
     router.get(url__regex=rf"^{HGP}/Jobs/status/v/1(\?.*)?$").mock(side_effect=listing)
     conn, client = await account(router, recorder)
     async with conn:
-        first = await client.job_statuses(["a", "b", "gone"])
-        second = await client.job_statuses(["c"])
+        first = await client.jobs.statuses(["a", "b", "gone"])
+        second = await client.jobs.statuses(["c"])
     assert sorted(first) == ["a", "b"]
     assert first["a"].status is ApiJobStatus.QUEUED
     assert list(second) == ["c"]

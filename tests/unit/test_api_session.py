@@ -25,8 +25,10 @@ from api_fakes import (
     instant_policy,
 )
 
-from ibmq_async.api import DEFAULT_TIMEOUT, Connection, RetryPolicy
-from ibmq_async.api.session import CLIENT_APPLICATION, parse_retry_after
+from ibmq_async.api import DEFAULT_TIMEOUT, RetryPolicy
+from ibmq_async.api.classic import Connection
+from ibmq_async.api.errors import parse_retry_after
+from ibmq_async.api.session import CLIENT_APPLICATION
 from ibmq_async.exceptions import (
     ApiAuthenticationError,
     ApiConnectionError,
@@ -85,7 +87,7 @@ async def test_each_retryable_status_is_retried_and_counted(
     recorder = WaitRecorder()
     conn, transport = await connect(router, retry=instant_policy(recorder))
     async with conn:
-        status_model = await conn.account_client("ibm-q", "open", "main").backend_status(
+        status_model = await conn.project("ibm-q", "open", "main").backends.status(
             "ibmq_qasm_simulator"
         )
     assert status_model.pending_jobs == 3
@@ -120,7 +122,7 @@ async def test_each_retryable_exception_is_retried_and_counted(
     recorder = WaitRecorder()
     conn, transport = await connect(router, retry=instant_policy(recorder))
     async with conn:
-        await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+        await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert route.call_count == 3
     assert len(recorder.waits) == 2
     assert transport.open_responses == 0
@@ -139,7 +141,7 @@ async def test_exhausted_retries_raise_the_last_error_with_the_count(router: res
     conn, transport = await connect(router, retry=instant_policy(recorder, max_attempts=4))
     async with conn:
         with pytest.raises(ApiServerError) as info:
-            await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+            await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     error = info.value
     assert error.retries_taken == 3
     assert error.status_code == 503
@@ -157,7 +159,7 @@ async def test_connection_errors_are_raised_from_the_transport_error(router: res
     conn, _ = await connect(router, retry=instant_policy(WaitRecorder(), max_attempts=2))
     async with conn:
         with pytest.raises(ApiConnectionError) as info:
-            await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+            await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert isinstance(info.value.__cause__, httpx.ConnectError)
     assert info.value.method == "GET"
     assert info.value.url == STATUS_URL
@@ -170,7 +172,7 @@ async def test_a_read_timeout_is_an_api_timeout_error(router: respx.Router) -> N
     conn, _ = await connect(router, retry=RetryPolicy.no_retry())
     async with conn:
         with pytest.raises(ApiTimeoutError) as info:
-            await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+            await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert isinstance(info.value.__cause__, httpx.ReadTimeout)
 
 
@@ -188,7 +190,7 @@ async def test_429_waits_for_retry_after_seconds(router: respx.Router) -> None:
     recorder = WaitRecorder()
     conn, transport = await connect(router, retry=instant_policy(recorder))
     async with conn:
-        await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+        await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert recorder.waits == [7.0]
     assert route.call_count == 2
     assert transport.open_responses == 0
@@ -206,7 +208,7 @@ async def test_429_waits_for_a_retry_after_http_date(router: respx.Router) -> No
     recorder = WaitRecorder()
     conn, _ = await connect(router, retry=instant_policy(recorder))
     async with conn:
-        await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+        await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert len(recorder.waits) == 1
     assert 17 <= recorder.waits[0] <= 20
 
@@ -219,7 +221,7 @@ async def test_429_without_retry_after_backs_off(router: respx.Router) -> None:
     recorder = WaitRecorder()
     conn, _ = await connect(router, retry=instant_policy(recorder))
     async with conn:
-        await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+        await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert recorder.waits == [0.5]
 
 
@@ -236,7 +238,7 @@ async def test_retry_after_above_the_cap_fails_fast_with_the_hint(router: respx.
     conn, transport = await connect(router, retry=instant_policy(recorder, max_retry_after=60))
     async with conn:
         with pytest.raises(ApiRateLimitError) as info:
-            await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+            await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert info.value.retry_after == 3600
     assert info.value.retries_taken == 0
     assert info.value.trace_id == "trace-429"
@@ -283,7 +285,7 @@ async def test_a_non_retryable_4xx_is_raised_at_once_with_its_code_and_trace_id(
     conn, _ = await connect(router, retry=instant_policy(recorder))
     async with conn:
         with pytest.raises(expected) as info:
-            await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+            await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     error = info.value
     assert type(error) is expected
     assert route.call_count == 1
@@ -307,7 +309,7 @@ async def test_3458_is_a_job_limit_error(router: respx.Router) -> None:
     conn, _ = await connect(router, retry=instant_policy(WaitRecorder()))
     async with conn:
         with pytest.raises(ApiJobLimitError) as info:
-            await conn.account_client("ibm-q", "open", "main").job_create("ibmq_qasm_simulator")
+            await conn.project("ibm-q", "open", "main").jobs.create("ibmq_qasm_simulator")
     assert info.value.error_code == 3458
     assert route.call_count == 1
 
@@ -320,7 +322,7 @@ async def test_a_non_json_success_is_a_protocol_error_carrying_the_response(
     conn, _ = await connect(router)
     async with conn:
         with pytest.raises(ApiProtocolError) as info:
-            await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+            await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert info.value.response is not None
     assert info.value.response.text == "<html>busy</html>"
 
@@ -333,9 +335,7 @@ async def test_a_payload_that_does_not_fit_names_the_field(router: respx.Router)
     conn, _ = await connect(router)
     async with conn:
         with pytest.raises(ApiProtocolError) as info:
-            await conn.account_client("ibm-q", "open", "main").backend_job_limit(
-                "ibmq_qasm_simulator"
-            )
+            await conn.project("ibm-q", "open", "main").backends.job_limit("ibmq_qasm_simulator")
     assert "runningJobs" in str(info.value)
     assert info.value.response is not None
     assert info.value.response.json()["runningJobs"] == "many"
@@ -408,7 +408,7 @@ async def test_an_expired_token_logs_in_again_once_and_retries() -> None:
     route = router.get(STATUS_URL).mock(side_effect=status)
     conn, _ = await connect(router)
     async with conn:
-        await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+        await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert login.call_count == 2
     assert route.call_count == 2
 
@@ -430,9 +430,9 @@ async def test_concurrent_401s_share_one_login() -> None:
     router.get(STATUS_URL).mock(side_effect=status)
     conn, _ = await connect(router)
     async with conn:
-        client = conn.account_client("ibm-q", "open", "main")
+        client = conn.project("ibm-q", "open", "main")
         results = await asyncio.gather(
-            *(client.backend_status("ibmq_qasm_simulator") for _ in range(20))
+            *(client.backends.status("ibmq_qasm_simulator") for _ in range(20))
         )
     assert len(results) == 20
     assert login.call_count == 2  # the first login, and one shared re-login
@@ -447,7 +447,7 @@ async def test_a_second_401_after_the_relogin_is_raised() -> None:
     conn, _ = await connect(router)
     async with conn:
         with pytest.raises(ApiAuthenticationError):
-            await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+            await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert login.call_count == 2
     assert route.call_count == 2
 
@@ -479,11 +479,11 @@ async def test_tokens_are_absent_from_logs_errors_and_chained_exceptions(
     conn, transport = await connect(router, retry=instant_policy(recorder, max_attempts=2))
     errors: list[BaseException] = []
     async with conn:
-        client = conn.account_client("ibm-q", "open", "main")
+        client = conn.project("ibm-q", "open", "main")
         for call in (
-            client.backend_status,
-            client.backend_job_limit,
-            client.backend_pulse_defaults,
+            client.backends.status,
+            client.backends.job_limit,
+            client.backends.defaults,
         ):
             try:
                 await call("ibmq_qasm_simulator")
@@ -562,9 +562,9 @@ async def test_a_per_call_timeout_caps_every_attempt(router: respx.Router) -> No
     router.get(STATUS_URL).mock(side_effect=status)
     conn, _ = await connect(router)
     async with conn:
-        client = conn.account_client("ibm-q", "open", "main")
-        await client.backend_status("ibmq_qasm_simulator")
-        await client.backend_status("ibmq_qasm_simulator", timeout=2.5)
+        client = conn.project("ibm-q", "open", "main")
+        await client.backends.status("ibmq_qasm_simulator")
+        await client.backends.status("ibmq_qasm_simulator", timeout=2.5)
     assert seen[0]["read"] == DEFAULT_TIMEOUT.read
     assert seen[1] == {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
 
@@ -579,7 +579,7 @@ async def test_a_per_call_timeout_bounds_the_whole_call(router: respx.Router) ->
     conn, _ = await connect(router)
     async with conn:
         with anyio.fail_after(5), pytest.raises(ApiTimeoutError):
-            await conn.account_client("ibm-q", "open", "main").backend_status(
+            await conn.project("ibm-q", "open", "main").backends.status(
                 "ibmq_qasm_simulator", timeout=0.2
             )
 
@@ -591,7 +591,7 @@ async def test_a_per_call_retry_policy_overrides_the_client_default(router: resp
     conn, _ = await connect(router, retry=instant_policy(recorder))
     async with conn:
         with pytest.raises(ApiServerError) as info:
-            await conn.account_client("ibm-q", "open", "main").backend_status(
+            await conn.project("ibm-q", "open", "main").backends.status(
                 "ibmq_qasm_simulator", retry=RetryPolicy.no_retry()
             )
     assert route.call_count == 1
@@ -614,10 +614,10 @@ async def test_no_response_is_left_open_after_any_retry_sequence(router: respx.R
     )
     conn, transport = await connect(router, retry=instant_policy(WaitRecorder(), max_attempts=5))
     async with conn:
-        client = conn.account_client("ibm-q", "open", "main")
-        await client.backend_status("ibmq_qasm_simulator")
+        client = conn.project("ibm-q", "open", "main")
+        await client.backends.status("ibmq_qasm_simulator")
         with pytest.raises(ApiNotFoundError):
-            await client.backend_status("ibmq_qasm_simulator")
+            await client.backends.status("ibmq_qasm_simulator")
     assert len(transport.streams) >= 8
     assert transport.open_responses == 0
 
@@ -629,7 +629,7 @@ def test_using_a_connection_on_another_event_loop_is_refused() -> None:
     conn: Connection = asyncio.run(connect(router))[0]
 
     async def use() -> None:
-        await conn.account_client("ibm-q", "open", "main").backend_status("ibmq_qasm_simulator")
+        await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
 
     with pytest.raises(EventLoopMismatchError, match="different event loop"):
         asyncio.run(use())
@@ -645,9 +645,7 @@ async def test_the_session_works_under_trio_and_asyncio(anyio_backend: str) -> N
     recorder = WaitRecorder()
     conn, transport = await connect(router, retry=instant_policy(recorder))
     async with conn:
-        status = await conn.account_client("ibm-q", "open", "main").backend_status(
-            "ibmq_qasm_simulator"
-        )
+        status = await conn.project("ibm-q", "open", "main").backends.status("ibmq_qasm_simulator")
     assert status.operational
     assert recorder.waits == [0.5]
     assert transport.open_responses == 0
@@ -662,15 +660,15 @@ async def test_cancelling_a_call_in_backoff_propagates_at_once(anyio_backend: st
         router, retry=RetryPolicy(backoff_base=60, backoff_max=60, jitter=0, deadline=None)
     )
     async with conn:
-        client = conn.account_client("ibm-q", "open", "main")
+        client = conn.project("ibm-q", "open", "main")
         with anyio.move_on_after(0.2) as scope:
-            await client.backend_status("ibmq_qasm_simulator")
+            await client.backends.status("ibmq_qasm_simulator")
     assert scope.cancelled_caught
     assert route.call_count == 1
 
 
 def test_timeouts_given_to_connect_must_be_finite() -> None:
-    from ibmq_async.api.connection import _as_timeout
+    from ibmq_async.api.session import as_timeout as _as_timeout
 
     assert _as_timeout(None) == DEFAULT_TIMEOUT
     assert _as_timeout(5) == httpx.Timeout(5.0)

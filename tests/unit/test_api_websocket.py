@@ -16,8 +16,11 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from ibmq_async.api import JobStatusWatcher, PollingPolicy
-from ibmq_async.api.session import HttpSession, validate_model
+from ibmq_async.api import JobWaits, PollingPolicy
+from ibmq_async.api.auth import IssuedToken, TokenAuth
+from ibmq_async.api.classic import CLASSIC_STATUS, ClassicStatusStream
+from ibmq_async.api.errors import validate_model
+from ibmq_async.api.session import HttpSession
 from ibmq_async.exceptions import (
     ApiJobWaitTimeoutError,
     ApiNotFoundError,
@@ -35,11 +38,12 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-class FakeAuth:
-    access_token = TOKEN
+class FakeAuth(TokenAuth):
+    async def obtain(self) -> IssuedToken:
+        return IssuedToken(TOKEN, issued_at=0.0)
 
-    async def refresh(self, stale_token: str) -> None:
-        return None
+    def apply(self, request: httpx.Request, token: str) -> None:
+        request.headers["X-Access-Token"] = token
 
 
 class Service:
@@ -104,16 +108,20 @@ def statuses(*names: str) -> list[dict[str, Any]]:
 
 
 async def make_watcher(
-    service: Service, recorder: WaitRecorder, *, ws: bool = True
-) -> tuple[JobStatusWatcher, ASGIWebSocketTransport]:
+    service: Service, recorder: WaitRecorder, *, ws: bool = True, **policy: Any
+) -> tuple[JobWaits[JobStatusResponse], ASGIWebSocketTransport]:
     app = Starlette(routes=[WebSocketRoute("/ws/jobs/{job_id}/status/v/1", service.endpoint)])
     transport = ASGIWebSocketTransport(app)
     await transport.__aenter__()
     client = httpx.AsyncClient(transport=transport)
     session = HttpSession(client)
-    session.auth = FakeAuth()
-    policy = PollingPolicy(sleep=recorder.sleep, websocket_ping_interval=None)
-    return JobStatusWatcher(session, WS_URL if ws else None, service.fetch, policy), transport
+    auth = FakeAuth()
+    await auth.login()
+    session.auth = auth
+    polling = PollingPolicy(**{"sleep": recorder.sleep, "websocket_ping_interval": None, **policy})
+    stream = ClassicStatusStream(session, WS_URL, service.fetch, polling) if ws else None
+    waits = JobWaits(session, service.fetch, kind=CLASSIC_STATUS, policy=polling, stream=stream)
+    return waits, transport
 
 
 @pytest.fixture
@@ -185,7 +193,7 @@ async def test_a_refused_websocket_falls_back_to_polling_with_backoff(
         final = await watcher.wait_for_final("job1", timeout=10)
     assert final.status is ApiJobStatus.COMPLETED
     assert len(service.polled) == 8
-    assert recorder.waits == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0]
+    assert recorder.waits == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0])
 
 
 @pytest.mark.anyio
@@ -238,8 +246,9 @@ async def test_a_drop_after_authentication_reconnects(recorder: WaitRecorder) ->
 async def test_a_silent_websocket_is_checked_by_a_poll(recorder: WaitRecorder) -> None:
     service = Service(frames=statuses("QUEUED"))
     service.hold = True  # authenticated, then nothing more
-    watcher, transport = await make_watcher(service, recorder)
-    watcher.policy = PollingPolicy(websocket_check_interval=0.1, websocket_ping_interval=None)
+    watcher, transport = await make_watcher(
+        service, recorder, websocket_check_interval=0.1, sleep=None
+    )
     async with transport:
         final = await watcher.wait_for_final("job1", timeout=10)
         service.release.set()
@@ -328,8 +337,9 @@ async def test_a_timeout_raises_a_job_wait_timeout_with_the_last_status(
 ) -> None:
     service = Service()
     service.poll_default = {"status": "RUNNING"}
-    watcher, transport = await make_watcher(service, recorder, ws=False)
-    watcher.policy = PollingPolicy(initial=0.05, maximum=0.05)
+    watcher, transport = await make_watcher(
+        service, recorder, ws=False, initial=0.05, maximum=0.05, sleep=None
+    )
     async with transport:
         with pytest.raises(ApiJobWaitTimeoutError) as info:
             await watcher.wait_for_final("job1", timeout=0.3)
@@ -345,8 +355,9 @@ async def test_a_timeout_raises_a_job_wait_timeout_with_the_last_status(
 async def test_when_the_driving_waiter_leaves_another_takes_over(recorder: WaitRecorder) -> None:
     service = Service()
     service.poll_default = {"status": "RUNNING"}
-    watcher, transport = await make_watcher(service, recorder, ws=False)
-    watcher.policy = PollingPolicy(initial=0.02, maximum=0.02)
+    watcher, transport = await make_watcher(
+        service, recorder, ws=False, initial=0.02, maximum=0.02, sleep=None
+    )
     results: dict[str, Any] = {}
 
     async def short() -> None:

@@ -17,7 +17,8 @@ import pytest
 import respx
 from api_fakes import FakeJobs, WaitRecorder, auth_routes, bell_qobj, connect, instant_policy
 
-from ibmq_async.api import AccountClient, Connection, RetryPolicy
+from ibmq_async.api import RetryPolicy
+from ibmq_async.api.classic import Connection, ProjectClient
 from ibmq_async.api.submission import Created, SubmissionSteps, submit_exactly_once
 from ibmq_async.exceptions import ApiConnectionError, ApiError, ApiServerError, ApiTimeoutError
 
@@ -36,9 +37,9 @@ def recorder() -> WaitRecorder:
     return WaitRecorder()
 
 
-async def account(router: respx.Router, policy: RetryPolicy) -> tuple[Connection, AccountClient]:
+async def account(router: respx.Router, policy: RetryPolicy) -> tuple[Connection, ProjectClient]:
     conn, _ = await connect(router, retry=policy)
-    return conn, conn.account_client("ibm-q", "open", "main")
+    return conn, conn.project("ibm-q", "open", "main")
 
 
 def unavailable() -> httpx.Response:
@@ -56,7 +57,7 @@ async def test_a_listing_that_always_fails_is_asked_at_most_max_attempts_times(
     conn, client = await account(router, policy)
     async with conn:
         with pytest.raises(ApiServerError) as info:
-            await client.submit_job(BACKEND, bell_qobj())
+            await client.submit(BACKEND, bell_qobj())
     assert fake.calls["create"] == 1  # never created blindly again
     assert fake.calls["list"] <= policy.max_attempts
     assert fake.calls["list"] == policy.max_attempts - 1  # the create's failure counted too
@@ -74,7 +75,7 @@ async def test_an_upload_keeps_retrying_while_the_deadline_allows(
     fake.faults["upload"] = [unavailable() for _ in range(10)]
     conn, client = await account(router, instant_policy(recorder, max_attempts=6))
     async with conn:
-        job = await client.submit_job(BACKEND, bell_qobj())
+        job = await client.submit(BACKEND, bell_qobj())
     assert fake.calls["upload"] == 11  # beyond max_attempts: the upload is harmless to repeat
     assert fake.calls["create"] == 1
     assert list(fake.jobs) == [job.job_id]
@@ -91,7 +92,7 @@ async def test_an_upload_failing_until_the_deadline_deletes_its_job_and_says_so(
     conn, client = await account(router, policy)
     async with conn:
         with pytest.raises(ApiServerError) as info:
-            await client.submit_job(BACKEND, bell_qobj())
+            await client.submit(BACKEND, bell_qobj())
     assert fake.jobs == {}  # nothing left behind
     assert sum(recorder.waits) < 15.0
     assert "made by this submission, was deleted" in str(info.value)
@@ -108,7 +109,7 @@ async def test_a_start_that_may_have_happened_is_cancelled_when_the_submission_f
     conn, client = await account(router, instant_policy(recorder, max_attempts=4))
     async with conn:
         with pytest.raises(ApiError) as info:
-            await client.submit_job(BACKEND, bell_qobj())
+            await client.submit(BACKEND, bell_qobj())
     (job,) = fake.jobs.values()
     assert job["status"] == "CANCELLED"
     assert f"job {job['id']}, made by this submission, was cancelled" in str(info.value)
@@ -124,7 +125,7 @@ async def test_a_failed_cleanup_says_which_job_was_left(
     conn, client = await account(router, instant_policy(recorder))
     async with conn:
         with pytest.raises(Exception, match="job job0001 was left behind") as info:
-            await client.submit_job(BACKEND, bell_qobj())
+            await client.submit(BACKEND, bell_qobj())
     assert "could not be deleted" in str(info.value)
     assert list(fake.jobs) == ["job0001"]
 
@@ -139,7 +140,7 @@ async def test_a_timeout_bounds_the_whole_submission(
     conn, client = await account(router, policy)
     async with conn:
         with pytest.raises((ApiTimeoutError, ApiServerError)) as info:
-            await client.submit_job(BACKEND, bell_qobj(), timeout=5.0)
+            await client.submit(BACKEND, bell_qobj(), timeout=5.0)
     assert sum(recorder.waits) <= 5.0
     assert fake.jobs == {}
     assert "was deleted" in str(info.value)

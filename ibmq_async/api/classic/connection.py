@@ -1,16 +1,14 @@
-"""A connection to an IBM Quantum account: one ``httpx.AsyncClient``, logged in.
+"""A connection to a classic IBM Quantum account: one session, logged in.
 
 :meth:`Connection.connect` runs the start of docs/protocol.md §1.2 (version check, login,
-``/users/me``); :meth:`Connection.hubs` lists the hubs and
-:meth:`Connection.account_client` gives the REST client of one hub/group/project. The auth
-and account clients share the connection's single client, its retry policy, its timeouts
-and its access token.
-
-REST calls and status websockets go through the network of
-:func:`~ibmq_async.api.transports.open_network`: aiohttp on asyncio, httpx's own
-transport and httpx-ws on other event loops, through the proxies of ``proxies=`` or of
-the environment.
+``/users/me``); :meth:`Connection.hubs` lists the hubs and :meth:`Connection.project`
+gives the client of one hub/group/project. Everything shares the connection's session:
+its ``httpx.AsyncClient`` and network (aiohttp on asyncio, httpx's own transport and
+httpx-ws elsewhere, through the proxies of ``proxies=`` or of the environment), its
+retry policy, its timeouts and its login.
 """
+
+# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
 
 from __future__ import annotations
 
@@ -20,37 +18,20 @@ from typing import Any
 
 import httpx
 
-from ibmq_async.api.account import AccountClient
-from ibmq_async.api.auth import AuthClient, Authenticator
-from ibmq_async.api.retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from ibmq_async.api.session import (
-    CLIENT_APPLICATION,
-    CLIENT_APPLICATION_HEADER,
-    DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_TIMEOUT,
-    ApiClient,
-    HttpSession,
-)
-from ibmq_async.api.transports import DEFAULT_LIMITS, ProxyRoutes, open_network
-from ibmq_async.api.websocket import DEFAULT_POLLING_POLICY, PollingPolicy
+from ibmq_async.api.classic.auth import AuthService, ClassicLogin
+from ibmq_async.api.classic.errors import classic_error_details
+from ibmq_async.api.classic.project import ProjectClient
+from ibmq_async.api.retry import RetryPolicy
+from ibmq_async.api.session import HttpSession
+from ibmq_async.api.waits import DEFAULT_POLLING_POLICY, PollingPolicy
 from ibmq_async.exceptions import IBMQInputValueError
 from ibmq_async.models import NetworkHub, UserInfo
 
 __all__ = ["Connection"]
 
 
-def _as_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout:
-    if timeout is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(timeout, httpx.Timeout):
-        if None in (timeout.connect, timeout.read, timeout.write, timeout.pool):
-            raise IBMQInputValueError("every timeout must be finite (connect, read, write, pool)")
-        return timeout
-    return httpx.Timeout(float(timeout))
-
-
 class Connection:
-    """A logged-in connection: one HTTP client shared by the auth and account clients.
+    """A logged-in connection to a classic account.
 
     Use ``async with await Connection.connect(...) as conn`` or call :meth:`aclose`.
     A connection belongs to the event loop it was created on; using it from another
@@ -61,26 +42,27 @@ class Connection:
         api_url: The REST API base URL (``urls.http``).
         ws_url: The websocket base URL (``urls.ws``), if the service has one.
         user_info: The whole ``/users/me`` answer.
+        login: The connection's credential (an ``httpx.Auth`` flow).
     """
 
     def __init__(
         self,
         session: HttpSession,
-        auth: AuthClient,
-        authenticator: Authenticator,
+        auth: AuthService,
+        login: ClassicLogin,
         user_info: UserInfo,
         *,
         polling: PollingPolicy = DEFAULT_POLLING_POLICY,
     ) -> None:
         self._session = session
         self._auth = auth
-        self._authenticator = authenticator
+        self.login = login
         self.user_info = user_info
         self.auth_url = auth.auth_url
         self.api_url = user_info.urls.http.rstrip("/")
         self.ws_url = user_info.urls.ws
         self._polling = polling
-        self._accounts: dict[tuple[str, str, str], AccountClient] = {}
+        self._projects: dict[tuple[str, str, str], ProjectClient] = {}
 
     @classmethod
     async def connect(
@@ -111,42 +93,30 @@ class Connection:
         Raises:
             IBMQAccountCredentialsInvalidUrl: ``url`` is not an IBM Quantum auth service.
             ApiAuthenticationError: The token was refused.
-            ApiError: A call failed.
+            ApiError: A call failed (after retries).
         """
         if not isinstance(token, str) or not token:
             raise IBMQInputValueError("the API token must be a non-empty string")
-        timeouts = _as_timeout(timeout)
-        network = open_network(
+        session = HttpSession.open(
+            error_parser=classic_error_details,
+            proxies=proxies,
             verify=verify,
-            limits=DEFAULT_LIMITS,
-            routes=ProxyRoutes.from_settings(proxies),
-            timeout=timeouts,
-            max_in_flight=DEFAULT_MAX_IN_FLIGHT,
+            timeout=timeout,
+            retry=retry,
             transport=transport,
-        )
-        client = ApiClient(
-            transport=network.rest,
-            headers={CLIENT_APPLICATION_HEADER: CLIENT_APPLICATION},
-            timeout=timeouts,
-            follow_redirects=False,
-        )
-        session = HttpSession(
-            client, retry=retry or DEFAULT_RETRY_POLICY, timeout=timeouts, network=network
         )
         session.redactor.add(token)
         try:
-            auth = AuthClient(session, url)
+            auth = AuthService(session, url)
             await auth.version()
-            authenticator = Authenticator(auth, token)
-            await authenticator.login()
-            session.auth = authenticator
+            login = ClassicLogin(auth, token)
+            await login.login()
+            session.auth = login
             user_info = await auth.user_info()
         except BaseException:
             await session.aclose()
             raise
-        return cls(
-            session, auth, authenticator, user_info, polling=polling or DEFAULT_POLLING_POLICY
-        )
+        return cls(session, auth, login, user_info, polling=polling or DEFAULT_POLLING_POLICY)
 
     def __repr__(self) -> str:
         return (
@@ -160,8 +130,8 @@ class Connection:
         return self._session
 
     @property
-    def auth_client(self) -> AuthClient:
-        """The client of the authentication service."""
+    def auth_service(self) -> AuthService:
+        """The endpoints of the authentication service."""
         return self._auth
 
     @property
@@ -177,10 +147,10 @@ class Connection:
     async def hubs(
         self, *, timeout: float | None = None, retry: RetryPolicy | None = None
     ) -> list[NetworkHub]:
-        """``GET {API}/Network``: the user's hubs, groups and projects."""
-        return await self._auth.hubs(timeout=timeout, retry=retry)
+        """``GET {API}/Network``: the user's hubs, groups and projects. Retried."""
+        return await self._auth.hubs(self.api_url, timeout=timeout, retry=retry)
 
-    def account_client(
+    def project(
         self,
         hub: str,
         group: str,
@@ -188,15 +158,15 @@ class Connection:
         *,
         retry: RetryPolicy | None = None,
         polling: PollingPolicy | None = None,
-    ) -> AccountClient:
-        """The REST client of one hub/group/project (one per project, so waits are shared).
+    ) -> ProjectClient:
+        """The client of one hub/group/project (one per project, so waits are shared).
 
         ``retry`` and ``polling`` apply when the client is first made.
         """
         key = (hub, group, project)
-        client = self._accounts.get(key)
+        client = self._projects.get(key)
         if client is None:
-            client = AccountClient(
+            client = ProjectClient(
                 self._session,
                 self.api_url,
                 self.ws_url,
@@ -206,15 +176,15 @@ class Connection:
                 retry=retry,
                 polling=polling or self._polling,
             )
-            self._accounts[key] = client
+            self._projects[key] = client
         return client
 
     async def relogin(self) -> None:
         """Log in again now (a new access token for every client of the connection)."""
-        await self._authenticator.login()
+        await self.login.login()
 
     async def aclose(self) -> None:
-        """Close the HTTP client. Idempotent."""
+        """Close the session. Idempotent."""
         await self._session.aclose()
 
     async def __aenter__(self) -> Connection:

@@ -1,15 +1,22 @@
-"""The LoopBack where filter: every fragment of docs/protocol.md §2.5, db_filter merging, paging."""
+"""JobQuery and its LoopBack translation: every fragment of docs/protocol.md §2.5, db_filter
+merging, paging."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
-from ibmq_async.api import JobFilter, build_job_where
-from ibmq_async.api.filters import format_query_datetime, paginate_where
+from ibmq_async.api import JobQuery
+from ibmq_async.api.classic.loopback import format_query_datetime, loopback_where, paginate_where
 from ibmq_async.exceptions import IBMQInputValueError
 from ibmq_async.models import ApiJobStatus, JobStatus
+
+
+def build_job_where(**filters: Any) -> dict[str, Any]:
+    return loopback_where(JobQuery(**filters))
+
 
 START = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 END = datetime(2024, 3, 2, 12, 0, tzinfo=timezone.utc)
@@ -117,11 +124,15 @@ def test_db_filter_is_not_mutated() -> None:
     assert db_filter == {"or": [{"name": "a"}]}
 
 
-def test_job_filter_value_builds_the_same_where() -> None:
-    value = JobFilter(backend_name="ibmq_lima", status=JobStatus.DONE, job_name="x")
-    assert value.where() == build_job_where(
-        backend_name="ibmq_lima", status=JobStatus.DONE, job_name="x"
-    )
+def test_a_query_is_a_value_checked_when_made() -> None:
+    query = JobQuery(backend_name="ibmq_lima", status="done", job_tags_operator="and")
+    assert query == JobQuery(backend_name="ibmq_lima", status="done", job_tags_operator="AND")
+    assert query.statuses == (JobStatus.DONE,)
+    assert query.job_tags_operator == "AND"
+    with pytest.raises(IBMQInputValueError, match="job_tags"):
+        JobQuery(job_tags="not-a-list")
+    with pytest.raises(IBMQInputValueError, match="datetime"):
+        JobQuery(start_datetime="yesterday")  # type: ignore[arg-type]
 
 
 def test_paginate_where_adds_date_and_ids() -> None:

@@ -1,0 +1,649 @@
+"""Waiting for jobs: shared watches, a push stream where the API has one, polling otherwise.
+
+One :class:`JobWaits` serves a project (or any API client). For each job being waited on
+it keeps one shared *watch*: the statuses seen so far. However many callers wait on a job,
+its statuses are fetched once:
+
+* **A stream** (the classic API's status websocket, :mod:`ibmq_async.api.classic.websocket`)
+  is held by one waiter of the job, the others follow what it publishes. A connection has
+  a bounded number of stream slots; a stream that cannot be used switches its job to
+  polling.
+* **The poller** serves every other job: one loop that knows when each job is due (a
+  backoff per job, ``PollingPolicy.initial`` doubling to ``PollingPolicy.maximum``), asks
+  for every job due together in one listing request when the API can (up to
+  ``batch_size`` jobs, their pauses aligned so that they fall due together) or one by one
+  otherwise, and publishes what changed. Waiters whose job did not change are not woken.
+
+There is no background task: the loop runs in the task of one waiter (the *leader*), and
+when that waiter leaves (its job ended, it timed out or was cancelled) it wakes the waiters
+of the next job due, one of whom leads next. So no task outlives the wait that started it,
+on asyncio and trio alike.
+"""
+
+# Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import heapq
+import inspect
+import itertools
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+import anyio
+import anyio.lowlevel
+
+from ibmq_async.api.session import HttpSession
+from ibmq_async.exceptions import ApiJobWaitTimeoutError, WebsocketError
+
+__all__ = [
+    "DEFAULT_POLLING_POLICY",
+    "FetchMany",
+    "FetchOne",
+    "JobWaits",
+    "PollingPolicy",
+    "StatusCallback",
+    "StatusKind",
+    "StatusStream",
+    "aligned_wait",
+]
+
+logger = logging.getLogger("ibmq_async")
+
+S = TypeVar("S")
+"""The API's job status document."""
+S_co = TypeVar("S_co", covariant=True)
+
+StatusCallback = Callable[[S], Awaitable[None] | None]
+FetchOne = Callable[[str], Awaitable[S]]
+"""One job's status (a call with its own retries)."""
+FetchMany = Callable[[Sequence[str]], Awaitable[Mapping[str, S]]]
+"""Several jobs' statuses in one request (a call with its own retries); jobs missing from
+the answer are asked for one by one."""
+
+
+@dataclass(frozen=True)
+class PollingPolicy:
+    """How status polling and stream reconnection back off.
+
+    Attributes:
+        initial: The first wait between two status polls of a job, in seconds.
+        maximum: The cap of the wait between polls.
+        factor: How much each wait grows over the previous one.
+        websocket_reconnects: How many times a websocket that dropped after it was
+            authenticated is reopened before the watch switches to polling.
+        websocket_auth_timeout: Seconds to wait for the ``authenticated`` frame.
+        websocket_ping_interval: Seconds between keepalive pings (``None``: no pings).
+        websocket_check_interval: While the websocket is silent for this long, poll the
+            status once, so that a stream that stops pushing cannot stall a wait
+            (``None``: never).
+        sleep: How to wait (``anyio.sleep`` if ``None``). With an injected sleep the
+            poller's clock advances only by the waits asked for (tests).
+    """
+
+    initial: float = 0.1
+    maximum: float = 5.0
+    factor: float = 2.0
+    websocket_reconnects: int = 5
+    websocket_auth_timeout: float = 10.0
+    websocket_ping_interval: float | None = 20.0
+    websocket_check_interval: float | None = 60.0
+    sleep: Callable[[float], Awaitable[None]] | None = field(default=None, compare=False)
+
+    def next_wait(self, previous: float | None) -> float:
+        """The wait after ``previous`` (``None`` for the first one)."""
+        if previous is None:
+            return min(self.initial, self.maximum)
+        return min(previous * self.factor, self.maximum)
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep with the injected sleep, or ``anyio.sleep``."""
+        if self.sleep is not None:
+            await self.sleep(seconds)
+        else:
+            await anyio.sleep(seconds)
+
+
+DEFAULT_POLLING_POLICY = PollingPolicy()
+
+
+@dataclass(frozen=True)
+class StatusKind(Generic[S]):
+    """What the waits need to know of an API's status documents.
+
+    Attributes:
+        is_final: Whether the job can no longer change.
+        stage: How far along the job is; a status of an earlier stage than the last one
+            seen is stale (an old poll, a replayed frame) and ignored.
+    """
+
+    is_final: Callable[[S], bool]
+    stage: Callable[[S], int]
+
+
+class StatusStream(Protocol[S_co]):
+    """Statuses pushed by the API (the classic status websocket)."""
+
+    async def follow(self, job_id: str, publish: Callable[[S_co], Awaitable[bool]]) -> bool:
+        """Follow the job, handing each status to ``publish`` (which says whether the
+        wait is over).
+
+        Returns:
+            ``True`` once ``publish`` said so; ``False`` if the stream ended first (the
+            waits then poll to find out).
+
+        Raises:
+            WebsocketError: The stream cannot be used for this job (it is polled from now
+                on).
+        """
+        ...
+
+
+def aligned_wait(wait: float, now: float) -> float:
+    """``wait``, stretched so that it ends on a multiple of ``min(wait, 1)`` seconds.
+
+    Polls that back off alike then fall due at the same instants and share requests.
+    """
+    grid = min(wait, 1.0)
+    if grid <= 0:
+        return wait
+    return math.ceil((now + wait) / grid) * grid - now
+
+
+class _Watch(Generic[S]):
+    """The statuses of one job, shared by everyone waiting on it."""
+
+    __slots__ = (
+        "changed",
+        "cursors",
+        "due",
+        "error",
+        "history",
+        "job_id",
+        "kind",
+        "offset",
+        "polled",
+        "stream_failed",
+        "streaming",
+        "ticket",
+        "users",
+        "wait",
+        "waiting",
+    )
+
+    def __init__(self, job_id: str, kind: StatusKind[S]) -> None:
+        self.job_id = job_id
+        self.kind = kind
+        self.history: list[S] = []  # entries from position ``offset`` on
+        self.offset = 0
+        self.cursors: list[list[int]] = []  # each user's next position to deliver
+        self.changed = anyio.Event()
+        self.users = 0
+        self.waiting = 0  # users blocked in a wait for news right now
+        self.streaming = False  # a waiter holds the job's stream
+        self.stream_failed = False
+        self.polled = False  # the poller serves the job
+        self.wait: float | None = None  # the last pause between two polls
+        self.due = 0.0
+        self.ticket = 0  # of its latest place in the poller's queue
+        self.error: BaseException | None = None
+
+    @property
+    def final(self) -> S | None:
+        if self.history and self.kind.is_final(self.history[-1]):
+            return self.history[-1]
+        return None
+
+    def publish(self, status: S) -> bool:
+        """Record ``status`` if it is news; wake the followers.
+
+        A status equal to the last one, or one that goes back to an earlier stage (a
+        stale poll, a websocket replaying old frames after a reconnect), is not news.
+        """
+        if self.history:
+            last = self.history[-1]
+            if self.kind.is_final(last) or self.kind.stage(status) < self.kind.stage(last):
+                return False
+            if last == status:
+                return False
+        self.history.append(status)
+        self.notify()
+        return True
+
+    def fail(self, error: BaseException) -> None:
+        """End every wait on the job with ``error``."""
+        self.error = error
+        self.notify()
+
+    @property
+    def end(self) -> int:
+        """The position after the last status."""
+        return self.offset + len(self.history)
+
+    def add_cursor(self) -> list[int]:
+        """A new user's position: it sees the statuses from the oldest one kept."""
+        cursor = [self.offset]
+        self.cursors.append(cursor)
+        return cursor
+
+    def remove_cursor(self, cursor: list[int]) -> None:
+        self.cursors.remove(cursor)
+        self.trim()
+
+    def next_for(self, cursor: list[int]) -> S | None:
+        """The next status for the user at ``cursor`` (moving it on), or ``None``."""
+        if cursor[0] >= self.end:
+            return None
+        status = self.history[cursor[0] - self.offset]
+        cursor[0] += 1
+        self.trim()
+        return status
+
+    def trim(self) -> None:
+        """Forget statuses every user has seen, but the last (a long queued wait whose
+        queue info keeps changing would otherwise keep every one)."""
+        keep_from = min((cursor[0] for cursor in self.cursors), default=self.end)
+        drop = min(keep_from, self.end - 1) - self.offset
+        if drop > 0:
+            del self.history[:drop]
+            self.offset += drop
+
+    def notify(self) -> None:
+        self.changed.set()
+        self.changed = anyio.Event()
+
+
+class _Clock:
+    """The poller's time: the event loop's, or (with an injected sleep) the waits asked."""
+
+    def __init__(self, policy: PollingPolicy) -> None:
+        self._policy = policy
+        self._virtual = 0.0
+
+    def now(self) -> float:
+        return self._virtual if self._policy.sleep is not None else anyio.current_time()
+
+    async def sleep(self, seconds: float, wake: anyio.Event) -> None:
+        """Sleep ``seconds``, or until ``wake`` is set (a real sleep only)."""
+        if self._policy.sleep is not None:
+            self._virtual += seconds
+            await self._policy.sleep(seconds)
+            return
+        with anyio.move_on_after(seconds):
+            await wake.wait()
+
+
+class _Poller(Generic[S]):
+    """When each polled job is due, and the loop its leader runs."""
+
+    def __init__(
+        self,
+        fetch_one: FetchOne[S],
+        fetch_many: FetchMany[S] | None,
+        policy: PollingPolicy,
+        batch_size: int,
+    ) -> None:
+        self._fetch_one = fetch_one
+        self._fetch_many = fetch_many
+        self.policy = policy
+        self._batch_size = batch_size
+        self._clock = _Clock(policy)
+        self._queue: list[tuple[float, int, _Watch[S]]] = []
+        self._tickets = itertools.count(1)
+        self._wake = anyio.Event()
+        self.leading = False
+        self.requests = 0
+
+    def register(self, watch: _Watch[S]) -> None:
+        """Poll the job now, then on its backoff."""
+        watch.polled = True
+        watch.error = None
+        self._schedule(watch, self._clock.now())
+        self._wake.set()
+
+    def _schedule(self, watch: _Watch[S], due: float) -> None:
+        watch.due = due
+        watch.ticket = next(self._tickets)
+        heapq.heappush(self._queue, (due, watch.ticket, watch))
+
+    def _next(self) -> _Watch[S] | None:
+        """The polled job due first (dropping the queue's stale places)."""
+        while self._queue:
+            _, ticket, watch = self._queue[0]
+            if watch.polled and watch.ticket == ticket:
+                return watch
+            heapq.heappop(self._queue)
+        return None
+
+    def _due(self, now: float) -> list[_Watch[S]]:
+        batch: list[_Watch[S]] = []
+        limit = self._batch_size if self._fetch_many is not None else 1
+        while len(batch) < limit and (watch := self._next()) is not None and watch.due <= now:
+            heapq.heappop(self._queue)
+            batch.append(watch)
+        return batch
+
+    async def lead(
+        self,
+        own: _Watch[S],
+        until: Callable[[], bool],
+        on_change: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Poll every due job until ``until()`` holds (or ``own`` fails); then hand over."""
+        self.leading = True
+        try:
+            while True:
+                await on_change()
+                if until() or own.error is not None or not own.polled:
+                    return
+                # Let the waits that are starting alongside register first: they share
+                # this round's requests.
+                await anyio.lowlevel.checkpoint()
+                now = self._clock.now()
+                batch = self._due(now)
+                if batch:
+                    await self._poll(batch)
+                    continue
+                upcoming = self._next()
+                if upcoming is None:  # cannot happen while ``own`` is polled; be safe
+                    self.register(own)
+                    continue
+                self._wake = anyio.Event()
+                await self._clock.sleep(max(upcoming.due - now, 0.0), self._wake)
+        finally:
+            self.leading = False
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Wake the waiters of the job due first that has some waiting: one of them leads
+        next. (A job whose only user is busy elsewhere, e.g. the body of an ``async for``
+        over its statuses, cannot lead; its user leads when it waits again.)"""
+        first = self._next()
+        if first is None:
+            return
+        if first.waiting > 0:
+            first.notify()
+            return
+        ready = [
+            (due, watch)
+            for due, ticket, watch in self._queue
+            if watch.polled and watch.ticket == ticket and watch.waiting > 0
+        ]
+        if ready:
+            min(ready, key=lambda entry: entry[0])[1].notify()
+
+    async def _poll(self, batch: list[_Watch[S]]) -> None:
+        answers: Mapping[str, S] = {}
+        if self._fetch_many is not None and len(batch) > 1:
+            self.requests += 1
+            try:
+                answers = await self._fetch_many([watch.job_id for watch in batch])
+            except Exception as error:
+                for watch in batch:
+                    watch.polled = False
+                    watch.fail(error)
+                return
+            except BaseException:
+                self._requeue(batch)
+                raise
+        for index, watch in enumerate(batch):
+            status = answers.get(watch.job_id)
+            if status is None:
+                self.requests += 1
+                try:
+                    status = await self._fetch_one(watch.job_id)
+                except Exception as error:
+                    watch.polled = False
+                    watch.fail(error)
+                    continue
+                except BaseException:
+                    self._requeue(batch[index:])
+                    raise
+            watch.publish(status)
+            if watch.final is not None:
+                watch.polled = False
+            elif watch.polled:
+                now = self._clock.now()
+                watch.wait = self.policy.next_wait(watch.wait)
+                pause = aligned_wait(watch.wait, now) if self._fetch_many else watch.wait
+                logger.debug("Job %s: next poll in %.2f s", watch.job_id, pause)
+                self._schedule(watch, now + pause)
+
+    def _requeue(self, watches: list[_Watch[S]]) -> None:
+        """Put back the polls a cancelled leader had not answered."""
+        for watch in watches:
+            if watch.polled:
+                self._schedule(watch, watch.due)
+
+
+class JobWaits(Generic[S]):
+    """Status waits for the jobs of one API client.
+
+    Args:
+        session: The HTTP session (checked on every wait; its stream slots are shared).
+        fetch_status: One status poll.
+        kind: How to read the API's statuses.
+        policy: Polling and reconnection backoff.
+        fetch_statuses: The statuses of several jobs in one request; without it every
+            poll is one request.
+        stream: The API's push stream, if it has one.
+        batch_size: The most jobs in one ``fetch_statuses`` request.
+    """
+
+    def __init__(
+        self,
+        session: HttpSession,
+        fetch_status: FetchOne[S],
+        *,
+        kind: StatusKind[S],
+        policy: PollingPolicy = DEFAULT_POLLING_POLICY,
+        fetch_statuses: FetchMany[S] | None = None,
+        stream: StatusStream[S] | None = None,
+        batch_size: int = 100,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._session = session
+        self._kind = kind
+        self._stream = stream
+        self._watches: dict[str, _Watch[S]] = {}
+        self._poller = _Poller(fetch_status, fetch_statuses, policy, batch_size)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(watching={len(self._watches)})"
+
+    @property
+    def policy(self) -> PollingPolicy:
+        """How the waits poll and reconnect."""
+        return self._poller.policy
+
+    @property
+    def active_watches(self) -> int:
+        """How many jobs are being waited on right now."""
+        return len(self._watches)
+
+    @property
+    def poll_requests(self) -> int:
+        """How many status requests the poller has made."""
+        return self._poller.requests
+
+    # --- public waits -------------------------------------------------------------------
+
+    async def wait_for_final(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        on_status: StatusCallback[S] | None = None,
+    ) -> S:
+        """Wait until the job reaches a final status and return that status.
+
+        Args:
+            job_id: The job.
+            timeout: Seconds to wait at most (``None``: no limit).
+            on_status: Called (and awaited if it returns an awaitable) with each new status.
+
+        Raises:
+            ApiJobWaitTimeoutError: ``timeout`` expired first (an :class:`ApiTimeoutError`);
+                it carries ``job_id`` and ``last_status``.
+            ApiError: A status poll failed for good (e.g. :class:`ApiNotFoundError`), or
+                the server sent a status that is not in the protocol
+                (:class:`ApiProtocolError`): a wait never hangs on an unknown state.
+        """
+        watch = self._acquire(job_id)
+        cursor = watch.add_cursor()
+
+        async def deliver() -> None:
+            while (status := watch.next_for(cursor)) is not None:
+                if on_status is not None:
+                    outcome = on_status(status)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+
+        def final() -> bool:
+            return watch.final is not None
+
+        try:
+            if timeout is None:
+                return await self._until_final(watch, final, deliver)
+            with anyio.move_on_after(timeout):
+                return await self._until_final(watch, final, deliver)
+            last = watch.history[-1] if watch.history else None
+            described = getattr(getattr(last, "status", None), "value", None)
+            error = ApiJobWaitTimeoutError(
+                f"Timed out after {timeout:g} s waiting for job {job_id} to reach a final status"
+                + (f" (last status {described})" if described else "")
+            )
+            error.job_id = job_id
+            error.last_status = last
+            raise error
+        finally:
+            watch.remove_cursor(cursor)
+            self._release(watch)
+
+    async def _until_final(
+        self,
+        watch: _Watch[S],
+        final: Callable[[], bool],
+        deliver: Callable[[], Awaitable[None]],
+    ) -> S:
+        await self._follow(watch, final, deliver)
+        await deliver()
+        status = watch.final
+        assert status is not None
+        return status
+
+    async def watch(self, job_id: str) -> AsyncIterator[S]:
+        """Yield each new status of the job, ending after the final one.
+
+        Raises:
+            ApiError: As :meth:`wait_for_final`.
+        """
+        watch = self._acquire(job_id)
+        cursor = watch.add_cursor()
+        try:
+            while True:
+                status = watch.next_for(cursor)
+                if status is not None:
+                    yield status
+                    if self._kind.is_final(status):
+                        return
+                    continue
+
+                def has_new(seen: int = cursor[0]) -> bool:
+                    return watch.end > seen
+
+                await self._follow(watch, has_new, _nothing)
+        finally:
+            watch.remove_cursor(cursor)
+            self._release(watch)
+
+    # --- sharing ------------------------------------------------------------------------
+
+    def _acquire(self, job_id: str) -> _Watch[S]:
+        self._session.check_usable()
+        watch = self._watches.get(job_id)
+        if watch is None:
+            watch = self._watches[job_id] = _Watch(job_id, self._kind)
+        watch.users += 1
+        return watch
+
+    def _release(self, watch: _Watch[S]) -> None:
+        watch.users -= 1
+        if watch.users <= 0:
+            watch.polled = False
+            if self._watches.get(watch.job_id) is watch:
+                del self._watches[watch.job_id]
+
+    async def _follow(
+        self,
+        watch: _Watch[S],
+        until: Callable[[], bool],
+        on_change: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Return once ``until()`` holds: stream the job, lead the poller, or follow."""
+        while True:
+            changed = watch.changed
+            await on_change()
+            if watch.error is not None:
+                raise watch.error
+            if until():
+                return
+            if not watch.streaming:
+                if not watch.polled:
+                    if await self._stream_once(watch, until, on_change):
+                        continue
+                    self._poller.register(watch)
+                if not self._poller.leading:
+                    await self._poller.lead(watch, until, on_change)
+                    continue
+            watch.waiting += 1
+            try:
+                await changed.wait()
+            finally:
+                watch.waiting -= 1
+
+    async def _stream_once(
+        self,
+        watch: _Watch[S],
+        until: Callable[[], bool],
+        on_change: Callable[[], Awaitable[None]],
+    ) -> bool:
+        """Follow the job on the stream if it has one and a slot is free. True if it did
+        (the caller checks what came of it), False to poll the job instead."""
+        stream, session = self._stream, self._session
+        if stream is None or watch.stream_failed or not session.websockets_enabled:
+            return False
+        try:
+            session.websocket_slots.acquire_on_behalf_of_nowait(watch)
+        except anyio.WouldBlock:
+            logger.debug("Job %s: every stream slot is taken; polling", watch.job_id)
+            return False
+
+        async def publish(status: S) -> bool:
+            if watch.publish(status):
+                await on_change()
+            return until()
+
+        watch.streaming = True
+        try:
+            if await stream.follow(watch.job_id, publish):
+                return True
+            watch.stream_failed = not until()  # ended without saying: poll to find out
+            return True
+        except WebsocketError as exc:
+            watch.stream_failed = True
+            logger.info("Job %s: status stream unavailable (%s); polling", watch.job_id, exc)
+            return True
+        finally:
+            session.websocket_slots.release_on_behalf_of(watch)
+            watch.streaming = False
+            watch.notify()
+
+
+async def _nothing() -> None:
+    return None
