@@ -1,4 +1,4 @@
-"""Qiskit 2 ``QuantumCircuit`` -> Qobj, the document IBM Quantum backends take.
+"""Qiskit 2 ``QuantumCircuit`` -> Qobj, the document IBM Quantum backends take, and back.
 
 Qiskit 2 removed ``qiskit.assemble`` and the Qobj classes, so this module does the
 conversion itself. Its output is the dict that qiskit-terra 0.46's
@@ -30,6 +30,11 @@ conditions on classical expressions, and instructions a Qobj cannot carry (``uni
 any non-gate instruction other than the ones above). Transpile such circuits for the
 backend first.
 
+The other way, :func:`experiment_to_circuit` is the one converter of Qobj experiments
+into circuits, in a :class:`Layout`: the registers of the experiment header for
+:func:`qobj_to_circuits` (``IBMQJob.circuits()``), or the used qubits renumbered from 0
+for the local service's executor, which also has it convert ``bfunc`` and ``conditional``.
+
 Qiskit is optional: importing this module does not import it, and
 :func:`is_quantum_circuit` never imports it either.
 """
@@ -42,7 +47,8 @@ import math
 import numbers
 import sys
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -56,8 +62,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ALWAYS_SUPPORTED_INSTRUCTIONS",
     "QOBJ_SCHEMA_VERSION",
+    "Layout",
+    "QobjConversionError",
     "circuits_to_qasm_qobj",
     "circuits_to_qobj",
+    "experiment_to_circuit",
     "is_quantum_circuit",
     "qobj_to_circuits",
 ]
@@ -731,6 +740,354 @@ def _json_key(key: Any) -> str:
 
 
 # --- Qobj -> circuits ---------------------------------------------------------------------------
+#
+# The one converter of Qobj experiments into circuits, for the client (IBMQJob.circuits(),
+# the registers of the experiment header) and for the local service's executor (qubits
+# renumbered to those used, memory slots as one register, conditionals).
+
+
+class QobjConversionError(CircuitConversionError):
+    """An experiment that cannot become a circuit.
+
+    Attributes:
+        kind: Why, for a caller that maps it onto its own codes: ``"schema"`` (a value of
+            the wrong type), ``"invalid"`` (an instruction that makes no sense as given),
+            ``"unsupported"`` (an instruction the converter does not know) or
+            ``"not-mapped"`` (a measurement without memory slots).
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How an experiment's qubits and memory slots map onto the circuit's registers.
+
+    Attributes:
+        qubits: The Qobj qubits the circuit has, in order (qubit ``qubits[i]`` of the
+            Qobj is qubit ``i`` of the circuit).
+        qregs: The quantum registers as ``(name, size)``, summing to ``len(qubits)``.
+        cregs: The classical registers of the memory slots, as ``(name, size)``, in
+            slot order.
+        register_slots: How many register slots (``register`` of ``measure``, ``bfunc``)
+            the experiment uses; they become a register ``reg`` that nothing reports.
+    """
+
+    qubits: tuple[int, ...]
+    qregs: tuple[tuple[str, int], ...]
+    cregs: tuple[tuple[str, int], ...]
+    register_slots: int = 0
+
+    @classmethod
+    def compact(cls, used: Iterable[int], memory_slots: int, register_slots: int) -> Layout:
+        """The qubits the experiment uses, renumbered from 0 (a 2-qubit experiment on a
+        127-qubit device becomes a 2-qubit circuit); memory slots as one register ``c``."""
+        qubits = tuple(sorted(set(used)))
+        return cls(
+            qubits=qubits,
+            qregs=(("q", max(len(qubits), 1)),),
+            cregs=(("c", memory_slots),) if memory_slots else (),
+            register_slots=register_slots,
+        )
+
+    @classmethod
+    def from_header(
+        cls, header: Mapping[str, Any], config: Mapping[str, Any], top_config: Mapping[str, Any]
+    ) -> Layout:
+        """The registers the experiment header describes (``qreg_sizes``, ``creg_sizes``),
+        else one register ``q`` of ``n_qubits`` and one ``c`` of ``memory_slots``."""
+        qregs = tuple((str(name), int(size)) for name, size in header.get("qreg_sizes") or [])
+        if not qregs:
+            n_qubits = (
+                header.get("n_qubits") or config.get("n_qubits") or top_config.get("n_qubits")
+            )
+            qregs = (("q", int(n_qubits)),) if n_qubits else ()
+        cregs = tuple((str(name), int(size)) for name, size in header.get("creg_sizes") or [])
+        if not cregs:
+            slots = header.get("memory_slots") or config.get("memory_slots")
+            cregs = (("c", int(slots)),) if slots else ()
+        total = sum(size for _, size in qregs)
+        return cls(qubits=tuple(range(total)), qregs=qregs, cregs=cregs)
+
+
+def _int_value(value: Any, what: str, where: str) -> int:
+    if isinstance(value, bool):
+        raise QobjConversionError("schema", f"{where}: {what} must be an integer")
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError:
+            raise QobjConversionError(
+                "schema", f"{where}: {what} {value!r} is not an integer"
+            ) from None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int):
+        raise QobjConversionError("schema", f"{where}: {what} must be an integer")
+    return value
+
+
+def _qobj_real(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise QobjConversionError("invalid", f"{where}: parameter {value!r} is not a number")
+    return float(value)
+
+
+def _qobj_complex(value: Any, where: str) -> complex:
+    if isinstance(value, list) and len(value) == 2:
+        return complex(_qobj_real(value[0], where), _qobj_real(value[1], where))
+    return complex(_qobj_real(value, where))
+
+
+@functools.lru_cache(maxsize=1)
+def _gate_table() -> dict[str, Any]:
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    skipped = {"measure", "barrier", "reset", "delay", "global_phase"}
+    return {
+        name: gate for name, gate in get_standard_gate_name_mapping().items() if name not in skipped
+    }
+
+
+GateCheck = Callable[[str, Sequence[int], str], None]
+"""``check(name, qubits, where)``: refuse a gate (raise) that the caller does not allow."""
+
+
+class _Builder:
+    """Builds the circuit of one experiment in a :class:`Layout`."""
+
+    def __init__(self, layout: Layout, *, name: str | None, conditionals: bool) -> None:
+        from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+
+        self.layout = layout
+        self.conditionals = conditionals
+        self.qubit_map = {qubit: index for index, qubit in enumerate(layout.qubits)}
+        qregs = [QuantumRegister(size, reg_name) for reg_name, size in layout.qregs]
+        cregs = [ClassicalRegister(size, reg_name) for reg_name, size in layout.cregs]
+        self.register = (
+            ClassicalRegister(layout.register_slots, "reg") if layout.register_slots else None
+        )
+        extra = [self.register] if self.register is not None else []
+        self.circuit = QuantumCircuit(*qregs, *cregs, *extra, name=name)
+        self.clbits = [bit for register in cregs for bit in register]
+        self.memory = cregs[0] if len(cregs) == 1 else None
+
+    def qubits(self, indices: Sequence[int], where: str) -> list[Any]:
+        try:
+            return [self.circuit.qubits[self.qubit_map[index]] for index in indices]
+        except (KeyError, IndexError):
+            raise QobjConversionError(
+                "invalid", f"{where}: qubits {list(indices)} are outside the experiment"
+            ) from None
+
+    def clbit(self, slot: int, where: str) -> Any:
+        if not 0 <= slot < len(self.clbits):
+            raise QobjConversionError(
+                "invalid", f"{where}: memory slot {slot} is outside the experiment"
+            )
+        return self.clbits[slot]
+
+
+def experiment_to_circuit(
+    instructions: Sequence[Mapping[str, Any]],
+    layout: Layout,
+    *,
+    where: str,
+    name: str | None = None,
+    conditionals: bool = True,
+    delays: bool = True,
+    check_gate: GateCheck | None = None,
+) -> QuantumCircuit:
+    """The circuit of one Qobj experiment's instructions, in ``layout``.
+
+    Args:
+        instructions: The experiment's instructions.
+        layout: Which circuit qubits and bits the Qobj's qubits and slots are.
+        where: The experiment, for error messages (``"experiment 0 ('bell')"``).
+        name: The circuit's name.
+        conditionals: Convert ``bfunc`` and ``conditional`` (into ``store`` and
+            ``if_test`` on the ``reg`` register); otherwise they are refused.
+        delays: Keep ``delay`` instructions (as ``Delay`` in ``dt``); otherwise drop them.
+        check_gate: Called before a gate is added; raises to refuse it.
+
+    Raises:
+        QobjConversionError: An instruction cannot be converted; the message names it.
+        ImportError: Qiskit is not installed.
+    """
+    builder = _Builder(layout, name=name, conditionals=conditionals)
+    for position, instruction in enumerate(instructions):
+        here = f"{where}, instruction {position} ({instruction.get('name')!r})"
+        _add_instruction(builder, instruction, here, delays, check_gate)
+    return builder.circuit
+
+
+def _add_instruction(
+    builder: _Builder,
+    instruction: Mapping[str, Any],
+    where: str,
+    delays: bool,
+    check_gate: GateCheck | None,
+) -> None:
+    name = instruction["name"]
+    condition = instruction.get("conditional")
+    if (name == "bfunc" or condition is not None) and not builder.conditionals:
+        raise QobjConversionError(
+            "unsupported", f"{where}: conditional instructions are not rebuilt"
+        )
+    if name == "bfunc":
+        _add_bfunc(builder, instruction, where)
+        return
+    if condition is None:
+        _emit(builder, instruction, name, where, delays, check_gate)
+        return
+    with builder.circuit.if_test(_condition(builder, condition, where)):
+        _emit(builder, instruction, name, where, delays, check_gate)
+
+
+def _condition(builder: _Builder, condition: Any, where: str) -> Any:
+    from qiskit.circuit.classical import expr, types
+
+    if isinstance(condition, dict):
+        memory = builder.memory
+        if memory is None:
+            raise QobjConversionError(
+                "schema", f"{where}: a mask/val condition needs the memory slots in one register"
+            )
+        width = memory.size
+        mask = _int_value(condition.get("mask", 0), "mask", where) & ((1 << width) - 1)
+        value = _int_value(condition.get("val", 0), "val", where)
+        if value >> width:
+            return expr.lift(False)
+        masked = expr.bit_and(memory, expr.lift(mask, types.Uint(width)))
+        return expr.equal(masked, expr.lift(value, types.Uint(width)))
+    register = builder.register
+    slot = _int_value(condition, "conditional", where)
+    if register is None or not 0 <= slot < register.size:
+        raise QobjConversionError("schema", f"{where}: register slot {slot} is not set by a bfunc")
+    return expr.lift(register[slot])
+
+
+def _add_bfunc(builder: _Builder, instruction: Mapping[str, Any], where: str) -> None:
+    from qiskit.circuit.classical import expr, types
+
+    register = builder.register
+    if register is None:
+        raise QobjConversionError("schema", f"{where}: a bfunc needs register slots")
+    width = register.size
+    mask = _int_value(instruction.get("mask", 0), "mask", where)
+    value = _int_value(instruction.get("val", 0), "val", where)
+    relation = instruction.get("relation", "==")
+    if relation not in ("==", "!="):
+        raise QobjConversionError(
+            "invalid", f"{where}: relation must be '==' or '!=', not {relation!r}"
+        )
+    masked = expr.bit_and(register, expr.lift(mask, types.Uint(width)))
+    operand = expr.lift(value, types.Uint(width))
+    test = expr.equal(masked, operand) if relation == "==" else expr.not_equal(masked, operand)
+    target = _int_value(instruction.get("register"), "register", where)
+    builder.circuit.store(register[target], test)
+    memory = instruction.get("memory")
+    if memory is not None and builder.clbits:
+        builder.circuit.store(builder.clbit(_int_value(memory, "memory", where), where), test)
+
+
+def _emit(
+    builder: _Builder,
+    instruction: Mapping[str, Any],
+    name: str,
+    where: str,
+    delays: bool,
+    check_gate: GateCheck | None,
+) -> None:
+    circuit = builder.circuit
+    qubits = list(instruction.get("qubits") or [])
+    if name == "measure":
+        memory = instruction.get("memory")
+        if memory is None or not builder.clbits:
+            raise QobjConversionError("not-mapped", f"{where}: qubits {qubits} are not mapped.")
+        if len(memory) != len(qubits):
+            raise QobjConversionError(
+                "invalid",
+                f"{where}: qubits {qubits} and memory slots {memory} differ in length.",
+            )
+        registers = instruction.get("register")
+        targets = builder.qubits(qubits, where)
+        for position, (qubit, slot) in enumerate(zip(targets, memory, strict=True)):
+            bit = builder.clbit(slot, where)
+            circuit.measure(qubit, bit)
+            if registers is not None and builder.register is not None and position < len(registers):
+                circuit.store(builder.register[registers[position]], bit)
+        return
+    if name == "reset":
+        for qubit in builder.qubits(qubits, where):
+            circuit.reset(qubit)
+        return
+    if name == "barrier":
+        circuit.barrier(*builder.qubits(qubits, where))
+        return
+    if name == "snapshot":
+        return
+    params = instruction.get("params", [])
+    if not isinstance(params, list):
+        raise QobjConversionError("invalid", f"{where}: params must be a list.")
+    if name == "delay":
+        if delays:
+            from qiskit.circuit import Delay
+
+            duration = _int_value(params[0] if params else None, "delay duration", where)
+            circuit.append(Delay(duration, unit="dt"), builder.qubits(qubits, where))
+        return
+    if check_gate is not None:
+        check_gate(name, qubits, where)
+    if name == "unitary":
+        _emit_unitary(builder, params, qubits, where)
+        return
+    if name == "initialize":
+        amplitudes = [_qobj_complex(value, where) for value in params]
+        try:
+            circuit.initialize(amplitudes, builder.qubits(qubits, where))
+        except Exception as error:
+            raise QobjConversionError("invalid", f"{where}: {error}") from None
+        return
+    gate = _gate_table().get(name)
+    if gate is None:
+        raise QobjConversionError("unsupported", f"{where}: {name} is not a standard gate.")
+    if len(qubits) != gate.num_qubits:
+        raise QobjConversionError(
+            "invalid", f"{where}: {name} acts on {gate.num_qubits} qubit(s), got {len(qubits)}."
+        )
+    if len(params) != len(gate.params):
+        raise QobjConversionError(
+            "invalid", f"{where}: {name} takes {len(gate.params)} parameter(s), got {len(params)}."
+        )
+    operation = gate if not params else gate.base_class(*(_qobj_real(p, where) for p in params))
+    if instruction.get("label"):
+        if operation is gate:
+            operation = gate.base_class()
+        operation.label = str(instruction["label"])
+    circuit.append(operation, builder.qubits(qubits, where))
+
+
+def _emit_unitary(builder: _Builder, params: list[Any], qubits: list[int], where: str) -> None:
+    import numpy as np
+    from qiskit.circuit.library import UnitaryGate
+
+    if len(params) != 1 or not isinstance(params[0], list):
+        raise QobjConversionError("invalid", f"{where}: params must hold one matrix.")
+    try:
+        rows = [[_qobj_complex(value, where) for value in row] for row in params[0]]
+        gate = UnitaryGate(np.array(rows, dtype=complex))
+    except QobjConversionError:
+        raise
+    except Exception as error:
+        raise QobjConversionError("invalid", f"{where}: {error}") from None
+    if gate.num_qubits != len(qubits):
+        raise QobjConversionError(
+            "invalid", f"{where}: a {gate.num_qubits}-qubit unitary on {len(qubits)} qubit(s)."
+        )
+    builder.circuit.append(gate, builder.qubits(qubits, where))
 
 
 def qobj_to_circuits(qobj: Mapping[str, Any]) -> list[QuantumCircuit]:
@@ -749,76 +1106,28 @@ def qobj_to_circuits(qobj: Mapping[str, Any]) -> list[QuantumCircuit]:
 
     Raises:
         CircuitConversionError: An instruction is not a standard gate, ``measure``,
-            ``reset``, ``barrier`` or ``delay`` (conditional instructions are not rebuilt),
-            or the Qobj is not a QASM Qobj.
+            ``reset``, ``barrier``, ``delay``, ``unitary`` or ``initialize`` (conditional
+            instructions are not rebuilt), or the Qobj is not a QASM Qobj.
         ImportError: Qiskit is not installed.
     """
-    from qiskit.circuit import Delay
-    from qiskit.circuit.library import get_standard_gate_name_mapping
-
     if qobj.get("type", "QASM") != "QASM":
         raise CircuitConversionError(f"only QASM Qobjs hold circuits, not {qobj.get('type')!r}")
-    qiskit = _qiskit()
-    gates = get_standard_gate_name_mapping()
+    _qiskit()
     top_config = qobj.get("config") or {}
     circuits: list[QuantumCircuit] = []
     for index, experiment in enumerate(qobj.get("experiments") or []):
         header = experiment.get("header") or {}
         config = experiment.get("config") or {}
         name = header.get("name") or f"experiment-{index}"
-        where = f"experiment {index} ({name!r})"
-        qregs, cregs = _registers(header, config, top_config)
-        circuit = qiskit.QuantumCircuit(*qregs, *cregs, name=name)
+        circuit = experiment_to_circuit(
+            experiment.get("instructions") or [],
+            Layout.from_header(header, config, top_config),
+            where=f"experiment {index} ({name!r})",
+            name=name,
+            conditionals=False,
+        )
         circuit.global_phase = float(header.get("global_phase") or 0.0)
         if isinstance(header.get("metadata"), dict):
             circuit.metadata = dict(header["metadata"])
-        for position, instruction in enumerate(experiment.get("instructions") or []):
-            op_name = instruction.get("name")
-            qubits = list(instruction.get("qubits") or [])
-            params = list(instruction.get("params") or [])
-            what = f"{where}, instruction {position} ({op_name!r})"
-            if "conditional" in instruction or op_name == "bfunc":
-                raise CircuitConversionError(f"{what}: conditional instructions are not rebuilt")
-            try:
-                if op_name == "measure":
-                    for qubit, slot in zip(qubits, instruction.get("memory") or [], strict=True):
-                        circuit.measure(qubit, slot)
-                elif op_name == "barrier":
-                    circuit.barrier(*qubits)
-                elif op_name == "reset":
-                    for qubit in qubits:
-                        circuit.reset(qubit)
-                elif op_name == "delay":
-                    circuit.append(Delay(int(params[0]), unit="dt"), qubits)
-                elif op_name in gates:
-                    gate = gates[op_name].base_class(*params)
-                    if instruction.get("label"):
-                        gate.label = str(instruction["label"])
-                    circuit.append(gate, qubits)
-                else:
-                    raise CircuitConversionError(f"{what}: not a standard gate")
-            except CircuitConversionError:
-                raise
-            except (IndexError, TypeError, ValueError, qiskit.QiskitError) as error:
-                raise CircuitConversionError(f"{what}: {error}") from error
         circuits.append(circuit)
     return circuits
-
-
-def _registers(
-    header: Mapping[str, Any], config: Mapping[str, Any], top_config: Mapping[str, Any]
-) -> tuple[list[Any], list[Any]]:
-    """The quantum and classical registers an experiment header describes."""
-    from qiskit.circuit import ClassicalRegister, QuantumRegister
-
-    qregs = [QuantumRegister(int(size), str(name)) for name, size in header.get("qreg_sizes") or []]
-    if not qregs:
-        n_qubits = header.get("n_qubits") or config.get("n_qubits") or top_config.get("n_qubits")
-        qregs = [QuantumRegister(int(n_qubits), "q")] if n_qubits else []
-    cregs = [
-        ClassicalRegister(int(size), str(name)) for name, size in header.get("creg_sizes") or []
-    ]
-    if not cregs:
-        memory_slots = header.get("memory_slots") or config.get("memory_slots")
-        cregs = [ClassicalRegister(int(memory_slots), "c")] if memory_slots else []
-    return qregs, cregs

@@ -7,7 +7,8 @@ code and a message that says what is wrong (the job ends in ERROR_VALIDATING_JOB
 hex counts over the memory slots, ``memory`` when asked, the Qobj and experiment headers
 copied, the seed used.
 
-Conversion: qubits are renumbered to those the experiment uses (a 2-qubit circuit on a
+Conversion (:func:`ibmq_async.circuits.experiment_to_circuit`, the converter the client
+uses too, in its compact layout): qubits are renumbered to those the experiment uses (a 2-qubit circuit on a
 127-qubit device simulates 2 qubits); memory slots become one classical register ``c``;
 register slots (``register`` of ``measure``, ``bfunc``) become a second register ``reg``
 that is not reported; ``conditional`` (a register slot, or the old mask/val form on the
@@ -22,7 +23,6 @@ partial result).
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ibmq_async.circuits import GateCheck, Layout, QobjConversionError, experiment_to_circuit
 from ibmq_async.local.devices import Device
 from ibmq_async.local.errors import ErrorCode
 from ibmq_async.models._base import format_utc
@@ -43,7 +44,6 @@ __all__ = [
     "prepare",
 ]
 
-_NON_GATES = frozenset({"measure", "barrier", "reset", "delay", "snapshot", "bfunc"})
 _MAX_SEED = 2**63 - 1
 _PARALLEL_QUBITS = 14
 """Circuits narrower than this run on one thread: OpenMP start-up and spinning cost more
@@ -131,17 +131,6 @@ class ExecutionOutcome:
         )
 
 
-@functools.lru_cache(maxsize=1)
-def _gate_table() -> dict[str, Any]:
-    from qiskit.circuit.library import get_standard_gate_name_mapping
-
-    return {
-        name: gate
-        for name, gate in get_standard_gate_name_mapping().items()
-        if name not in _NON_GATES and name != "global_phase"
-    }
-
-
 def _int_value(value: Any, what: str, where: str) -> int:
     if isinstance(value, bool):
         raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: {what} must be an integer")
@@ -168,20 +157,6 @@ def _index_list(value: Any, what: str, where: str) -> list[int]:
             raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: {what} must be non-negative integers")
         indices.append(item)
     return indices
-
-
-def _real(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise QobjError(
-            ErrorCode.INVALID_INSTRUCTION, f"{where}: parameter {value!r} is not a number"
-        )
-    return float(value)
-
-
-def _complex(value: Any, where: str) -> complex:
-    if isinstance(value, list) and len(value) == 2:
-        return complex(_real(value[0], where), _real(value[1], where))
-    return complex(_real(value, where))
 
 
 def _failure(*sources: Any) -> str | None:
@@ -318,28 +293,36 @@ def _check_schema(qobj: dict[str, Any]) -> None:
         ) from None
 
 
-class _Builder:
-    """Builds the circuit of one experiment."""
+_CONVERSION_CODES = {
+    "schema": ErrorCode.QOBJ_SCHEMA,
+    "invalid": ErrorCode.INVALID_INSTRUCTION,
+    "unsupported": ErrorCode.INSTRUCTION_NOT_SUPPORTED,
+    "not-mapped": ErrorCode.MEASUREMENT_NOT_MAPPED,
+}
+"""The IBM error code of each way an experiment can fail to become a circuit."""
 
-    def __init__(
-        self,
-        where: str,
-        qubits: Sequence[int],
-        memory_slots: int,
-        register_slots: int,
-    ) -> None:
-        from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
-        self.where = where
-        self.qubit_map = {qubit: index for index, qubit in enumerate(sorted(set(qubits)))}
-        registers: list[Any] = [QuantumRegister(max(len(self.qubit_map), 1), "q")]
-        self.memory = ClassicalRegister(memory_slots, "c") if memory_slots else None
-        self.register = ClassicalRegister(register_slots, "reg") if register_slots else None
-        registers += [reg for reg in (self.memory, self.register) if reg is not None]
-        self.circuit = QuantumCircuit(*registers)
+def _gate_check(device: Device, strict: bool) -> GateCheck | None:
+    """The real-device rules of ``strict``: basis gates only, two-qubit gates on coupled
+    qubits only."""
+    if not strict or device.simulator:
+        return None
 
-    def qubits(self, indices: Sequence[int]) -> list[Any]:
-        return [self.circuit.qubits[self.qubit_map[index]] for index in indices]
+    def check(name: str, qubits: Sequence[int], where: str) -> None:
+        if name not in device.basis_gates:
+            raise QobjError(
+                ErrorCode.NOT_IN_BASIS,
+                f"{where}: {name} is not among the basis gates of {device.name} "
+                f"({', '.join(sorted(device.basis_gates))}).",
+            )
+        coupling = device.coupling
+        if len(qubits) == 2 and coupling is not None and (qubits[0], qubits[1]) not in coupling:
+            raise QobjError(
+                ErrorCode.NOT_IN_COUPLING_MAP,
+                f"{where}: qubits {list(qubits)} are not coupled on {device.name}.",
+            )
+
+    return check
 
 
 def _scan(instructions: list[Any], where: str, device: Device) -> tuple[list[int], int, int, bool]:
@@ -444,12 +427,16 @@ def _prepare_experiment(
             ErrorCode.QOBJ_SCHEMA,
             f"{where}: memory slot {memory_needed - 1} is used but memory_slots is {memory_slots}.",
         )
-    builder = _Builder(where, used, memory_slots, register_slots)
-    for position, instruction in enumerate(instructions):
-        _add_instruction(builder, instruction, f"{where}, instruction {position}", device, strict)
-    report_mask = (1 << memory_slots) - 1 if builder.register is not None else None
+    layout = Layout.compact(used, memory_slots, register_slots)
+    try:
+        circuit = experiment_to_circuit(
+            instructions, layout, where=where, delays=False, check_gate=_gate_check(device, strict)
+        )
+    except QobjConversionError as error:
+        raise QobjError(_CONVERSION_CODES[error.kind], str(error)) from None
+    report_mask = (1 << memory_slots) - 1 if layout.register_slots else None
     return PreparedExperiment(
-        circuit=builder.circuit,
+        circuit=circuit,
         shots=shots,
         memory=memory,
         seed=seed,
@@ -458,164 +445,6 @@ def _prepare_experiment(
         header=header,
         failure=_failure(exp_config, header, header.get("metadata")),
     )
-
-
-def _condition(builder: _Builder, condition: Any, where: str) -> Any:
-    from qiskit.circuit.classical import expr, types
-
-    if isinstance(condition, dict):
-        if builder.memory is None:
-            raise QobjError(ErrorCode.QOBJ_SCHEMA, f"{where}: a condition needs memory slots")
-        width = builder.memory.size
-        mask = _int_value(condition.get("mask", 0), "mask", where) & ((1 << width) - 1)
-        value = _int_value(condition.get("val", 0), "val", where)
-        if value >> width:
-            return expr.lift(False)
-        masked = expr.bit_and(builder.memory, expr.lift(mask, types.Uint(width)))
-        return expr.equal(masked, expr.lift(value, types.Uint(width)))
-    assert builder.register is not None
-    return expr.lift(builder.register[condition])
-
-
-def _add_instruction(
-    builder: _Builder, instruction: dict[str, Any], where: str, device: Device, strict: bool
-) -> None:
-    name = instruction["name"]
-    where = f"{where} ({name})"
-    qubits = instruction.get("qubits", [])
-    condition = instruction.get("conditional")
-    if name == "bfunc":
-        _add_bfunc(builder, instruction, where)
-        return
-    if condition is None:
-        _emit(builder, instruction, name, qubits, where, device, strict)
-        return
-    with builder.circuit.if_test(_condition(builder, condition, where)):
-        _emit(builder, instruction, name, qubits, where, device, strict)
-
-
-def _add_bfunc(builder: _Builder, instruction: dict[str, Any], where: str) -> None:
-    from qiskit.circuit.classical import expr, types
-
-    assert builder.register is not None
-    width = builder.register.size
-    mask = _int_value(instruction.get("mask", 0), "mask", where)
-    value = _int_value(instruction.get("val", 0), "val", where)
-    relation = instruction.get("relation", "==")
-    if relation not in ("==", "!="):
-        raise QobjError(
-            ErrorCode.INVALID_INSTRUCTION,
-            f"{where}: relation must be '==' or '!=', not {relation!r}",
-        )
-    masked = expr.bit_and(builder.register, expr.lift(mask, types.Uint(width)))
-    operand = expr.lift(value, types.Uint(width))
-    test = expr.equal(masked, operand) if relation == "==" else expr.not_equal(masked, operand)
-    target = _int_value(instruction.get("register"), "register", where)
-    builder.circuit.store(builder.register[target], test)
-    memory = instruction.get("memory")
-    if memory is not None and builder.memory is not None:
-        builder.circuit.store(builder.memory[_int_value(memory, "memory", where)], test)
-
-
-def _emit(
-    builder: _Builder,
-    instruction: dict[str, Any],
-    name: str,
-    qubits: list[int],
-    where: str,
-    device: Device,
-    strict: bool,
-) -> None:
-    circuit = builder.circuit
-    if name == "measure":
-        memory = instruction.get("memory")
-        if memory is None or builder.memory is None:
-            raise QobjError(
-                ErrorCode.MEASUREMENT_NOT_MAPPED, f"{where}: qubits {qubits} are not mapped."
-            )
-        if len(memory) != len(qubits):
-            raise QobjError(
-                ErrorCode.INVALID_INSTRUCTION,
-                f"{where}: qubits {qubits} and memory slots {memory} differ in length.",
-            )
-        registers = instruction.get("register")
-        for position, (qubit, slot) in enumerate(zip(builder.qubits(qubits), memory, strict=True)):
-            circuit.measure(qubit, builder.memory[slot])
-            if registers is not None and builder.register is not None and position < len(registers):
-                circuit.store(builder.register[registers[position]], builder.memory[slot])
-        return
-    if name == "reset":
-        for qubit in builder.qubits(qubits):
-            circuit.reset(qubit)
-        return
-    if name == "barrier":
-        circuit.barrier(*builder.qubits(qubits))
-        return
-    if name in ("delay", "snapshot"):
-        return
-    if strict and name not in device.basis_gates and not device.simulator:
-        raise QobjError(
-            ErrorCode.NOT_IN_BASIS,
-            f"{where}: {name} is not among the basis gates of {device.name} "
-            f"({', '.join(sorted(device.basis_gates))}).",
-        )
-    params = instruction.get("params", [])
-    if not isinstance(params, list):
-        raise QobjError(ErrorCode.INVALID_INSTRUCTION, f"{where}: params must be a list.")
-    if name == "unitary":
-        _emit_unitary(builder, params, qubits, where)
-        return
-    if name == "initialize":
-        amplitudes = [_complex(value, where) for value in params]
-        try:
-            circuit.initialize(amplitudes, builder.qubits(qubits))
-        except Exception as error:
-            raise QobjError(ErrorCode.INVALID_INSTRUCTION, f"{where}: {error}") from None
-        return
-    gate = _gate_table().get(name)
-    if gate is None:
-        raise QobjError(ErrorCode.INSTRUCTION_NOT_SUPPORTED, f"{where}: {name} is not supported.")
-    if len(qubits) != gate.num_qubits:
-        raise QobjError(
-            ErrorCode.INVALID_INSTRUCTION,
-            f"{where}: {name} acts on {gate.num_qubits} qubit(s), got {len(qubits)}.",
-        )
-    if len(params) != len(gate.params):
-        raise QobjError(
-            ErrorCode.INVALID_INSTRUCTION,
-            f"{where}: {name} takes {len(gate.params)} parameter(s), got {len(params)}.",
-        )
-    if strict and len(qubits) == 2 and device.coupling is not None and not device.simulator:
-        pair = (qubits[0], qubits[1])
-        if pair not in device.coupling:
-            raise QobjError(
-                ErrorCode.NOT_IN_COUPLING_MAP,
-                f"{where}: qubits {list(pair)} are not coupled on {device.name}.",
-            )
-    operation = gate if not params else gate.base_class(*(_real(p, where) for p in params))
-    circuit.append(operation, builder.qubits(qubits))
-
-
-def _emit_unitary(builder: _Builder, params: list[Any], qubits: list[int], where: str) -> None:
-    import numpy as np
-    from qiskit.circuit.library import UnitaryGate
-
-    if len(params) != 1 or not isinstance(params[0], list):
-        raise QobjError(ErrorCode.INVALID_INSTRUCTION, f"{where}: params must hold one matrix.")
-    try:
-        rows = [[_complex(value, where) for value in row] for row in params[0]]
-        matrix = np.array(rows, dtype=complex)
-        gate = UnitaryGate(matrix)
-    except QobjError:
-        raise
-    except Exception as error:
-        raise QobjError(ErrorCode.INVALID_INSTRUCTION, f"{where}: {error}") from None
-    if gate.num_qubits != len(qubits):
-        raise QobjError(
-            ErrorCode.INVALID_INSTRUCTION,
-            f"{where}: a {gate.num_qubits}-qubit unitary on {len(qubits)} qubit(s).",
-        )
-    builder.circuit.append(gate, builder.qubits(qubits))
 
 
 _local = threading.local()

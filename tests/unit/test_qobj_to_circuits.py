@@ -52,3 +52,28 @@ def test_unknown_instructions_and_pulse_qobjs_are_refused_with_the_place_named()
         qobj_to_circuits(qobj)
     with pytest.raises(CircuitConversionError, match="PULSE"):
         qobj_to_circuits({"type": "PULSE", "experiments": []})
+
+
+@pytest.mark.parametrize("path", REFERENCES, ids=lambda path: path.name.split(".")[0])
+def test_the_client_and_the_local_service_convert_with_the_same_converter(path: Path) -> None:
+    from ibmq_async.local.config import BackendConfig
+    from ibmq_async.local.devices import load_device
+    from ibmq_async.local.executor import prepare
+
+    qobj = json.loads(path.read_text())
+    device = load_device(BackendConfig(name="ibmq_qasm_simulator", device="simulator"))
+    prepared = prepare(qobj, device)
+    if _has_conditionals(qobj):
+        assert any(
+            item.operation.name == "if_else"
+            for experiment in prepared.experiments
+            for item in experiment.circuit.data
+        )
+        return
+    rebuilt = qobj_to_circuits(qobj)
+    for client, service in zip(rebuilt, prepared.experiments, strict=True):
+        # The same operations with the same parameters; only the registers differ (the
+        # service renumbers qubits to those used and drops delays).
+        ours = [(i.operation.name, list(i.operation.params)) for i in client.data]
+        theirs = [(i.operation.name, list(i.operation.params)) for i in service.circuit.data]
+        assert [op for op in ours if op[0] != "delay"] == theirs
