@@ -8,11 +8,11 @@ hex counts over the memory slots, ``memory`` when asked, the Qobj and experiment
 copied, the seed used.
 
 Conversion (:func:`ibmq_async.circuits.experiment_to_circuit`, the converter the client
-uses too, in its compact layout): qubits are renumbered to those the experiment uses (a 2-qubit circuit on a
-127-qubit device simulates 2 qubits); memory slots become one classical register ``c``;
-register slots (``register`` of ``measure``, ``bfunc``) become a second register ``reg``
-that is not reported; ``conditional`` (a register slot, or the old mask/val form on the
-memory) becomes an ``if_test``.
+uses too, in its compact layout): qubits are renumbered to those the experiment uses (a
+2-qubit circuit on a 127-qubit device simulates 2 qubits); memory slots become one
+classical register ``c``; register slots (``register`` of ``measure``, ``bfunc``) become a
+second register ``reg`` that is not reported; ``conditional`` (a register slot, or the
+old mask/val form on the memory) becomes an ``if_test``.
 
 Failing a run on purpose, for tests: ``"simulate_failure": "<message>"`` in the Qobj
 ``config`` makes the whole job end in ERROR_RUNNING_JOB (nothing runs; the result carries
