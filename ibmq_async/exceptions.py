@@ -64,7 +64,6 @@ __all__ = [
     "WebsocketAuthenticationError",
     "WebsocketError",
     "WebsocketProtocolError",
-    "WebsocketTimeoutError",
 ]
 
 
@@ -258,10 +257,6 @@ class WebsocketAuthenticationError(WebsocketError):
 
 class WebsocketProtocolError(WebsocketError):
     """The websocket sent a frame that is not valid JSON of the expected shape."""
-
-
-class WebsocketTimeoutError(WebsocketError):
-    """The websocket wait ran out of time."""
 
 
 # --- backends ---------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from ibmq_async.exceptions import (
     IBMQJobFailureError,
     IBMQJobInvalidStateError,
     IBMQJobTimeoutError,
-    WebsocketTimeoutError,
 )
 from ibmq_async.models import (
     ApiJobStatus,
@@ -279,7 +278,7 @@ class IBMQJob:
             final = await self._api.waits.wait_for_final(
                 self.job_id(), timeout=timeout, on_status=on_status
             )
-        except (ApiJobWaitTimeoutError, WebsocketTimeoutError) as error:
+        except ApiJobWaitTimeoutError as error:
             raise IBMQJobTimeoutError(
                 f"Timeout while waiting for job {self.job_id()} "
                 f"(last status {self._status.value}, timeout {timeout} s)"

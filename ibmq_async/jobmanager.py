@@ -78,13 +78,17 @@ ProgressCallback = Callable[[Mapping[str, int]], Awaitable[None] | None]
 then the names of :class:`JobStatus`); sync or async."""
 
 
-_STATE_FIELDS = frozenset({"job", "status", "submit_error"})
+_UNCHANGED: Any = object()
 _FINISHED_STATES = frozenset({"DONE", "ERROR", "CANCELLED", "FAILED_SUBMISSION"})
 
 
 @dataclass
 class ManagedJob:
-    """One chunk of a job set: experiments ``[start, end)`` and the job that runs them."""
+    """One chunk of a job set: experiments ``[start, end)`` and the job that runs them.
+
+    Its :attr:`job`, :attr:`status` and :attr:`submit_error` make its :attr:`state`;
+    change them with :meth:`set_state`, which keeps the set's counts of states right.
+    """
 
     index: int
     start: int
@@ -102,16 +106,25 @@ class ManagedJob:
         default=None, repr=False, compare=False
     )
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        watcher = self.__dict__.get("on_state_change")
-        if watcher is None or name not in _STATE_FIELDS:
-            object.__setattr__(self, name, value)
-            return
+    def set_state(
+        self,
+        *,
+        job: IBMQJob | None = _UNCHANGED,
+        status: JobStatus | None = _UNCHANGED,
+        submit_error: IBMQError | None = _UNCHANGED,
+    ) -> None:
+        """Change what the chunk's :attr:`state` is made of (the arguments given), and
+        tell ``on_state_change`` if the state changed."""
         before = self.state
-        object.__setattr__(self, name, value)
+        if job is not _UNCHANGED:
+            self.job = job
+        if status is not _UNCHANGED:
+            self.status = status
+        if submit_error is not _UNCHANGED:
+            self.submit_error = submit_error
         after = self.state
-        if after != before:
-            watcher(before, after)
+        if after != before and self.on_state_change is not None:
+            self.on_state_change(before, after)
 
     @property
     def size(self) -> int:
@@ -152,11 +165,12 @@ class ManagedResults:
     def success(self) -> bool:
         """Whether every experiment of every job succeeded."""
         return all(
-            chunk.result is not None and chunk.result.success for chunk in self._job_set._chunks
+            chunk.result is not None and chunk.result.success
+            for chunk in self._job_set.managed_jobs()
         )
 
     def _locate(self, experiment: int | str) -> tuple[Result, int]:
-        chunk, index = self._job_set._locate(experiment)
+        chunk, index = self._job_set.locate(experiment)
         if chunk.result is None:
             reason = str(chunk.submit_error) if chunk.submit_error else f"its job is {chunk.state}"
             raise IBMQManagedResultDataNotAvailable(
@@ -207,7 +221,7 @@ class ManagedResults:
         Raises:
             IBMQManagedResultDataNotAvailable: Some job has no result.
         """
-        chunks = self._job_set._chunks
+        chunks = self._job_set.managed_jobs()
         missing = [chunk.index for chunk in chunks if chunk.result is None]
         if missing:
             raise IBMQManagedResultDataNotAvailable(
@@ -304,6 +318,21 @@ class ManagedJobSet:
         """The tag that records how the experiments were split into jobs."""
         return f"{LAYOUT_TAG_PREFIX}{self._experiment_count}_{self._per_job}"
 
+    @property
+    def experiment_count(self) -> int:
+        """How many experiments the set runs."""
+        return self._experiment_count
+
+    @property
+    def experiments_per_job(self) -> int:
+        """How many experiments each job runs (the last may run fewer)."""
+        return self._per_job
+
+    def show_progress(self, progress: bool, on_progress: ProgressCallback | None) -> None:
+        """Show a progress bar (``progress``) and/or call ``on_progress`` from now on."""
+        self._want_progress_bar = progress
+        self._on_progress = on_progress
+
     def managed_jobs(self) -> list[ManagedJob]:
         """The chunks of the set, in order."""
         return list(self._chunks)
@@ -321,10 +350,18 @@ class ManagedJobSet:
         Raises:
             IBMQJobManagerJobNotFound: No such experiment in the set.
         """
-        chunk, index = self._locate(experiment)
+        chunk, index = self.locate(experiment)
         return chunk.job, index
 
-    def _locate(self, experiment: int | str) -> tuple[ManagedJob, int]:
+    def locate(self, experiment: int | str) -> tuple[ManagedJob, int]:
+        """The chunk that runs an experiment, and the experiment's index in its job.
+
+        Args:
+            experiment: Global index of the experiment (negative from the end), or its name.
+
+        Raises:
+            IBMQJobManagerJobNotFound: No such experiment in the set.
+        """
         if isinstance(experiment, str):
             if experiment not in self._names:
                 raise IBMQJobManagerJobNotFound(f"No experiment named {experiment!r} in the set")
@@ -426,7 +463,7 @@ class ManagedJobSet:
         delay = _LIMIT_RETRY_FIRST
         while True:
             try:
-                chunk.job = await self._backend.run(
+                job = await self._backend.run(
                     self._chunk_experiments(chunk),
                     job_name=f"{self._name}_{chunk.index}_",
                     job_tags=[*self._tags, self.set_tag, self.layout_tag],
@@ -434,7 +471,7 @@ class ManagedJobSet:
                     check_existing=chunk.may_exist,
                     **self._run_config,
                 )
-                chunk.status = chunk.job.api_status.job_status
+                chunk.set_state(job=job, status=job.api_status.job_status)
                 break
             except IBMQBackendJobLimitError:
                 logger.info(
@@ -449,7 +486,7 @@ class ManagedJobSet:
                     await freed.wait()
                 delay = min(delay * 2, _LIMIT_RETRY_CAP)
             except IBMQError as error:
-                chunk.submit_error = error
+                chunk.set_state(submit_error=error)
                 self._release_slot(chunk)
                 chunk.finished.set()
                 logger.warning(
@@ -476,11 +513,13 @@ class ManagedJobSet:
             await self._acquire_slot(chunk, wait=True)
 
         async def on_status(*_: Any) -> None:
-            chunk.status = job.api_status.job_status
+            chunk.set_state(status=job.api_status.job_status)
             await self._report_progress()
 
         try:
-            chunk.status = await job.wait_for_final_state(timeout=timeout, callback=on_status)
+            chunk.set_state(
+                status=await job.wait_for_final_state(timeout=timeout, callback=on_status)
+            )
         finally:
             if job.api_status.is_final:
                 self._release_slot(chunk)
@@ -503,7 +542,7 @@ class ManagedJobSet:
         async with self._drive_lock:
             self._open_progress_bar()
             try:
-                with anyio.fail_after(timeout) if timeout is not None else _no_timeout():
+                with anyio.fail_after(timeout) if timeout is not None else contextlib.nullcontext():
                     async with anyio.create_task_group() as group:
                         for chunk in self._chunks:
                             if chunk.is_final:
@@ -569,17 +608,34 @@ class ManagedJobSet:
             )
         return managed
 
-    def as_completed(
+    async def as_completed(
         self, timeout: float | None = None
     ) -> AsyncIterator[tuple[IBMQJob | None, Result | None]]:
         """Yield ``(job, result)`` for each job as it ends (result ``None`` if it failed).
 
-        Submits pending chunks as slots free up.
+        Submits pending chunks as slots free up. Each step drives the set inside its own
+        task group until one more chunk ends, so no task group spans a ``yield``.
 
         Raises:
             IBMQJobManagerTimeoutError: Not finished within ``timeout`` seconds in all.
         """
-        return _AsCompleted(self, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        yielded: set[int] = set()
+        while True:
+            ended = [c for c in self._chunks if c.is_final and c.index not in yielded]
+            for chunk in ended:
+                yielded.add(chunk.index)
+                yield chunk.job, chunk.result
+            if len(yielded) == len(self._chunks):
+                return
+            if ended:
+                continue
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise IBMQJobManagerTimeoutError(
+                    f"Job set {self._id} was not finished within {timeout} s"
+                )
+            await self._drive(timeout=remaining, stop_after_first=True)
 
     async def statuses(self) -> list[JobStatus | None]:
         """The status of each job, asked of the service (``None`` where no job exists)."""
@@ -587,7 +643,7 @@ class ManagedJobSet:
 
         async def refresh(chunk: ManagedJob) -> None:
             if chunk.job is not None:
-                chunk.status = await chunk.job.status()
+                chunk.set_state(status=await chunk.job.status())
                 results[chunk.index] = chunk.status
 
         async with anyio.create_task_group() as group:
@@ -652,15 +708,16 @@ class ManagedJobSet:
                 return
             with contextlib.suppress(IBMQJobInvalidStateError):
                 await chunk.job.cancel()
-            chunk.status = await chunk.job.status()
-            if chunk.status.is_final:
+            status = await chunk.job.status()
+            chunk.set_state(status=status)
+            if status.is_final:
                 self._release_slot(chunk)
 
         async with anyio.create_task_group() as group:
             for chunk in self._chunks:
                 if chunk.job is None and chunk.submit_error is None:
-                    chunk.submit_error = IBMQJobManagerInvalidStateError(
-                        "the job set was cancelled"
+                    chunk.set_state(
+                        submit_error=IBMQJobManagerInvalidStateError("the job set was cancelled")
                     )
                     chunk.finished.set()
                 elif not chunk.is_final:
@@ -687,9 +744,7 @@ class ManagedJobSet:
                 chunk.attempt += 1
                 chunk.submission_key = None
                 chunk.may_exist = True
-                chunk.job = None
-                chunk.submit_error = None
-                chunk.status = None
+                chunk.set_state(job=None, submit_error=None, status=None)
                 chunk.result = None
                 chunk.finished = anyio.Event()
         await self.wait(timeout=timeout)
@@ -752,60 +807,42 @@ class ManagedJobSet:
                     f"Job set {job_set_id} has jobs {indices}: some are missing and the set "
                     "records no layout to rebuild it from"
                 )
-            total, per_job = -1, -1
+            raise IBMQJobManagerInvalidStateError(
+                f"Job set {job_set_id} was not made by ibmq_async (no layout tag); "
+                "its jobs can be listed with provider.jobs(job_tags=[...])"
+            )
         user_tags = [
             t
             for t in jobs[0].tags()
             if not t.startswith((JOB_SET_TAG_PREFIX, LAYOUT_TAG_PREFIX, SUBMISSION_TAG_PREFIX))
         ]
-        if total < 0:
-            job_set = cls._from_jobs_without_layout(
-                backend, job_set_id, set_name, user_tags, parsed, max_concurrent_jobs
-            )
-        else:
-            job_set = cls(
-                backend=backend,
-                job_set_id=job_set_id,
-                name=set_name,
-                tags=user_tags,
-                experiment_count=total,
-                per_job=per_job,
-                max_concurrent_jobs=max_concurrent_jobs or await _default_concurrency(backend),
-            )
-            for chunk in job_set._chunks:
-                # A submission of a resumed set may have reached the service unseen.
-                chunk.may_exist = True
-                chunk.attempt = attempts.get(chunk.index, 0)
-            for index, job in parsed.items():
-                if index >= len(job_set._chunks):
-                    raise IBMQJobManagerInvalidStateError(
-                        f"Job {job.job_id()} has index {index}, beyond the "
-                        f"{len(job_set._chunks)} jobs of the set"
-                    )
-                chunk = job_set._chunks[index]
-                if job.api_status is ApiJobStatus.CREATING:
-                    # Created but never uploaded: the submitting process died in between.
-                    # Submitting again with the same key finishes that very job.
-                    chunk.submission_key = _submission_key_of(job)
-                    continue
-                chunk.job = job
-                chunk.status = job.api_status.job_status
-        return job_set
-
-    @classmethod
-    def _from_jobs_without_layout(
-        cls,
-        backend: IBMQBackend,
-        job_set_id: str,
-        name: str,
-        tags: list[str],
-        jobs: dict[int, IBMQJob],
-        max_concurrent_jobs: int | None,
-    ) -> ManagedJobSet:
-        raise IBMQJobManagerInvalidStateError(
-            f"Job set {job_set_id} was not made by ibmq_async (no layout tag); "
-            "its jobs can be listed with provider.jobs(job_tags=[...])"
+        job_set = cls(
+            backend=backend,
+            job_set_id=job_set_id,
+            name=set_name,
+            tags=user_tags,
+            experiment_count=total,
+            per_job=per_job,
+            max_concurrent_jobs=max_concurrent_jobs or await _default_concurrency(backend),
         )
+        for chunk in job_set._chunks:
+            # A submission of a resumed set may have reached the service unseen.
+            chunk.may_exist = True
+            chunk.attempt = attempts.get(chunk.index, 0)
+        for index, job in parsed.items():
+            if index >= len(job_set._chunks):
+                raise IBMQJobManagerInvalidStateError(
+                    f"Job {job.job_id()} has index {index}, beyond the "
+                    f"{len(job_set._chunks)} jobs of the set"
+                )
+            chunk = job_set._chunks[index]
+            if job.api_status is ApiJobStatus.CREATING:
+                # Created but never uploaded: the submitting process died in between.
+                # Submitting again with the same key finishes that very job.
+                chunk.submission_key = _submission_key_of(job)
+                continue
+            chunk.set_state(job=job, status=job.api_status.job_status)
+        return job_set
 
     async def resume(self, experiments: Sequence[Any], **run_config: Any) -> None:
         """Give a retrieved set its experiments again, so missing chunks can be submitted.
@@ -824,39 +861,6 @@ class ManagedJobSet:
         self._experiments = list(experiments)
         self._names = [_experiment_name(item) for item in experiments]
         self._run_config.update(run_config)
-
-
-class _AsCompleted:
-    """The iterator of :meth:`ManagedJobSet.as_completed`.
-
-    Each step drives the set inside its own task group until one more chunk ends, so no
-    task group ever spans a ``yield``.
-    """
-
-    def __init__(self, job_set: ManagedJobSet, timeout: float | None) -> None:
-        self._job_set = job_set
-        self._deadline = None if timeout is None else time.monotonic() + timeout
-        self._timeout = timeout
-        self._yielded: set[int] = set()
-
-    def __aiter__(self) -> _AsCompleted:
-        return self
-
-    async def __anext__(self) -> tuple[IBMQJob | None, Result | None]:
-        while True:
-            for chunk in self._job_set._chunks:
-                if chunk.is_final and chunk.index not in self._yielded:
-                    self._yielded.add(chunk.index)
-                    return chunk.job, chunk.result
-            if len(self._yielded) == len(self._job_set._chunks):
-                raise StopAsyncIteration
-            remaining = None if self._deadline is None else self._deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise IBMQJobManagerTimeoutError(
-                    f"Job set {self._job_set.job_set_id()} was not finished "
-                    f"within {self._timeout} s"
-                )
-            await self._job_set._drive(timeout=remaining, stop_after_first=True)
 
 
 def _prefer(candidate: IBMQJob, current: IBMQJob) -> bool:
@@ -906,14 +910,6 @@ async def _default_concurrency(backend: IBMQBackend, requested: int | None = Non
     if requested is not None:
         cap = min(cap, requested)
     return max(1, cap)
-
-
-class _no_timeout:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
 
 
 class IBMQJobManager:
@@ -987,14 +983,13 @@ class IBMQJobManager:
             job_set = await ManagedJobSet.retrieve(
                 job_set_id, backend.provider(), max_concurrent_jobs=max_concurrent_jobs
             )
-            if job_set._per_job != per_job or job_set._experiment_count != len(items):
+            if job_set.experiments_per_job != per_job or job_set.experiment_count != len(items):
                 raise IBMQJobManagerInvalidStateError(
-                    f"Job set {job_set_id} splits {job_set._experiment_count} experiments "
-                    f"{job_set._per_job} per job; these {len(items)} experiments would be split "
-                    f"{per_job} per job"
+                    f"Job set {job_set_id} splits {job_set.experiment_count} experiments "
+                    f"{job_set.experiments_per_job} per job; these {len(items)} experiments "
+                    f"would be split {per_job} per job"
                 )
-            job_set._want_progress_bar = progress
-            job_set._on_progress = on_progress
+            job_set.show_progress(progress, on_progress)
             await job_set.resume(items, **run_config)
         else:
             job_set = ManagedJobSet(
