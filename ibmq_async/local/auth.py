@@ -34,6 +34,9 @@ class User:
         projects: The ``(hub, group, project)`` the user belongs to, in configured order.
         default: The project flagged ``isDefault``.
         email: The e-mail shown by ``/users/me``.
+        api_key: The IBM Cloud API key of the platform API, if any.
+        instances: The platform instances (CRNs) the user belongs to.
+        jobs_per_minute: Platform jobs the user may create per rate window (0: no limit).
     """
 
     id: str
@@ -41,6 +44,9 @@ class User:
     projects: tuple[Project, ...]
     default: Project
     email: str | None = None
+    api_key: str | None = None
+    instances: tuple[str, ...] = ()
+    jobs_per_minute: int = 5
 
     @classmethod
     def from_config(cls, config: UserConfig) -> User:
@@ -51,6 +57,9 @@ class User:
             projects=tuple(parse_project(project) for project in config.projects),
             default=parse_project(config.default),
             email=config.email,
+            api_key=config.api_key,
+            instances=tuple(config.platform_instances),
+            jobs_per_minute=config.jobs_per_minute,
         )
 
     def member(self, hub: str, group: str, project: str) -> bool:
@@ -58,7 +67,7 @@ class User:
         return (hub, group, project) in self.projects
 
     def __repr__(self) -> str:
-        return f"User(id={self.id!r}, projects={self.projects!r})"
+        return f"User(id={self.id!r}, projects={self.projects!r}, instances={self.instances!r})"
 
 
 @dataclass(frozen=True)
