@@ -249,7 +249,13 @@ class Platform:
         status = self._status_name(runtime)
         return BackendState(
             state=runtime.config.operational,
-            status=runtime.config.status if runtime.config.operational else "offline",
+            status=(
+                "offline"
+                if not runtime.config.operational
+                else "paused"
+                if runtime.paused
+                else runtime.config.status
+            ),
             message=status.reason or "",
             length_queue=queue,
             backend_version=runtime.device.backend_version,
