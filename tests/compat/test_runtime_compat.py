@@ -45,6 +45,16 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "rate_limit",
         "results_decoded_by_the_client_decoder",
     ),
+    "runtime_codec": (
+        "circuits_client_to_codec",
+        "circuits_codec_to_client",
+        "values_both_ways",
+        "sampler_result_client_to_codec",
+        "sampler_result_codec_to_client",
+        "estimator_result_both_ways",
+        "pubs_encoded_as_the_client_encodes_them",
+        "int_keys",
+    ),
 }
 
 pytestmark = [
