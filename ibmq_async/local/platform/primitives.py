@@ -194,8 +194,9 @@ def _circuit(value: Any, where: str) -> Any:
         try:
             return qasm3.loads(value)
         except Exception as error:  # the importer raises several kinds on bad programs
+            detail = str(error) or type(error).__name__
             raise PrimitiveError(
-                f"{where}: the OpenQASM 3 program cannot be read: {error}"
+                f"{where}: the OpenQASM 3 program cannot be read: {detail}"
             ) from None
     raise PrimitiveError(
         f"{where}: the circuit must be a QuantumCircuit (QPY) or an OpenQASM 3 string, "
