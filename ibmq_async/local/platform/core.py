@@ -115,6 +115,8 @@ class Platform:
         self._seq = 0
         self._session_seq = 0
         self._qiskit_version = _qiskit_version()
+        self.max_inflated = min(10 * self.config.max_upload_bytes, 512 * 1024 * 1024)
+        """The most one compressed value of a job's params may inflate to."""
 
     # --- set-up -------------------------------------------------------------------------
 
@@ -319,7 +321,12 @@ class Platform:
                     {"Retry-After": RateLimiter.retry_after(reservation)},
                 )
         try:
-            prepared = prepare(request.program_id, request.params, runtime.device)
+            prepared = prepare(
+                request.program_id,
+                request.params,
+                runtime.device,
+                max_inflated=self.max_inflated,
+            )
         except PrimitiveError as error:
             with self._lock:
                 self.rate.release(reservation)
@@ -644,7 +651,9 @@ class Platform:
             if prepared is None:
                 raw = self.store.platform_blob("params", job.id)
                 params = json.loads(raw) if raw is not None else None
-                prepared = prepare(job.program, params, runtime.device)
+                prepared = prepare(
+                    job.program, params, runtime.device, max_inflated=self.max_inflated
+                )
             noise = self.noise
             noise_for = None
             if noise is not None:

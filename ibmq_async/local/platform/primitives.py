@@ -33,7 +33,13 @@ from typing import Any
 
 from ibmq_async.local.devices import Device
 from ibmq_async.local.platform.errors import ErrorCodes
-from ibmq_async.runtime_json import DoubleSliceSpan, ExecutionSpans, RuntimeJSONError, decode
+from ibmq_async.runtime_json import (
+    MAX_INFLATED_BYTES,
+    DoubleSliceSpan,
+    ExecutionSpans,
+    RuntimeJSONError,
+    decode,
+)
 
 __all__ = [
     "DEFAULT_PRECISION",
@@ -447,7 +453,14 @@ def _estimator_pub(
     return PreparedPub(pub, kept, shots, dict(circuit.metadata or {}), float(precision))
 
 
-def prepare(program: str, params: Any, device: Device, *, isa: bool = True) -> PreparedPrimitive:
+def prepare(
+    program: str,
+    params: Any,
+    device: Device,
+    *,
+    isa: bool = True,
+    max_inflated: int = MAX_INFLATED_BYTES,
+) -> PreparedPrimitive:
     """Check the ``params`` of a job for a backend and get its PUBs ready.
 
     Args:
@@ -456,6 +469,7 @@ def prepare(program: str, params: Any, device: Device, *, isa: bool = True) -> P
             here).
         device: The backend's device.
         isa: Require ISA circuits (the simulator backend never does).
+        max_inflated: The most bytes one compressed value (circuit, array) may inflate to.
 
     Raises:
         PrimitiveError: If the params cannot run; the message says why.
@@ -468,7 +482,7 @@ def prepare(program: str, params: Any, device: Device, *, isa: bool = True) -> P
     if unknown:
         raise PrimitiveError(f"params: unknown field(s) for the {program}: {unknown}")
     try:
-        decoded = decode(params)
+        decoded = decode(params, max_bytes=max_inflated)
     except RuntimeJSONError as error:
         raise PrimitiveError(f"params: {error}") from None
     version = decoded.get("version", 2)
