@@ -19,7 +19,7 @@ from ibmq_async.local.config import UserConfig, parse_project
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.store import Store
 
-__all__ = ["Authenticator", "Login", "User"]
+__all__ = ["Authenticator", "Login", "User", "user_with_secret"]
 
 Project = tuple[str, str, str]
 
@@ -86,6 +86,19 @@ def _token_bytes(token: str) -> bytes:
     return token.encode("utf-8", "surrogatepass")
 
 
+def user_with_secret(
+    users: Iterable[User], secret_of: Callable[[User], str | None], secret: str
+) -> User | None:
+    """The user whose secret (token, API key) is ``secret``, comparing every user's in
+    constant time so that the time taken tells nothing about which matched."""
+    found = None
+    for user in users:
+        own = secret_of(user)
+        if own is not None and hmac.compare_digest(_token_bytes(own), _token_bytes(secret)):
+            found = user
+    return found
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(_token_bytes(token)).hexdigest()
 
@@ -125,11 +138,7 @@ class Authenticator:
 
     def user_for_api_token(self, api_token: str) -> User | None:
         """The user whose API token this is, if any (constant-time comparisons)."""
-        found = None
-        for user in self.users:
-            if hmac.compare_digest(_token_bytes(user.token), _token_bytes(api_token)):
-                found = user
-        return found
+        return user_with_secret(self.users, lambda user: user.token, api_token)
 
     def login(self, api_token: object) -> Login:
         """Exchange an API token for an access token.

@@ -213,15 +213,27 @@ class Store:
         result: bytes | None = None,
     ) -> None:
         """Store a job's new state, and its result if given."""
+        self._update_state("jobs", job_id, status, queue_seq, record, result)
+
+    def _update_state(
+        self,
+        table: str,
+        job_id: str,
+        status: str,
+        queue_seq: int | None,
+        record: dict[str, Any],
+        result: bytes | None,
+    ) -> None:
         encoded = json.dumps(record, separators=(",", ":"))
         if result is None:
             self._write(
-                "UPDATE jobs SET status = ?, queue_seq = ?, record = ? WHERE id = ?",
+                f"UPDATE {table} SET status = ?, queue_seq = ?, record = ? WHERE id = ?",
                 (status, queue_seq, encoded, job_id),
             )
         else:
             self._write(
-                "UPDATE jobs SET status = ?, queue_seq = ?, record = ?, result = ? WHERE id = ?",
+                f"UPDATE {table} SET status = ?, queue_seq = ?, record = ?, result = ?"
+                " WHERE id = ?",
                 (status, queue_seq, encoded, result, job_id),
             )
 
@@ -344,18 +356,7 @@ class Store:
         result: bytes | None = None,
     ) -> None:
         """Store a platform job's new state, and its result if given."""
-        encoded = json.dumps(record, separators=(",", ":"))
-        if result is None:
-            self._write(
-                "UPDATE platform_jobs SET status = ?, queue_seq = ?, record = ? WHERE id = ?",
-                (status, queue_seq, encoded, job_id),
-            )
-        else:
-            self._write(
-                "UPDATE platform_jobs SET status = ?, queue_seq = ?, record = ?, result = ?"
-                " WHERE id = ?",
-                (status, queue_seq, encoded, result, job_id),
-            )
+        self._update_state("platform_jobs", job_id, status, queue_seq, record, result)
 
     def platform_blob(self, column: str, job_id: str) -> bytes | None:
         """The ``params`` or ``result`` of a platform job, if any."""

@@ -391,6 +391,34 @@ class ScenarioRunner:
         return ScenarioRun(name, returncode, output, report, time.monotonic() - started)
 
 
+def assert_check(run: ScenarioRun, scenario: str, check: str, client: str) -> None:
+    """Fail the test unless the scenario reported the check as passed (with what the
+    client saw, and its traceback, when not)."""
+    entry = run.checks.get(check)
+    if entry is None:
+        pytest.fail(f"check {check!r} was not reported.\n{run.describe()}", pytrace=False)
+    if not entry["ok"]:
+        message = f"{scenario}:{check} failed: {entry['detail']}"
+        if entry.get("traceback"):
+            message += f"\n--- traceback in {client} ---\n{entry['traceback']}"
+        pytest.fail(message, pytrace=False)
+
+
+def assert_completed(run: ScenarioRun, checks: tuple[str, ...]) -> None:
+    """The script ran to its end, exited 0 and reported exactly ``checks``."""
+    assert run.returncode == 0, run.describe()
+    assert run.report.get("complete"), run.describe()
+    reported = [entry["name"] for entry in run.report["checks"]]
+    assert reported == list(checks), f"reported checks differ: {reported}"
+
+
+def assert_log_clean(process: subprocess.Popen[bytes], text: str) -> None:
+    """The service still runs and logged no crash."""
+    assert process.poll() is None, f"the service exited:\n{text[-5000:]}"
+    for marker in ("Traceback (most recent call last)", "Exception in ASGI application"):
+        assert marker not in text, f"the service logged an error:\n{text[-5000:]}"
+
+
 def _text(value: str | bytes | None) -> str:
     if value is None:
         return ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from compat_env import ScenarioRun
+from compat_env import ScenarioRun, assert_check, assert_completed, assert_log_clean
 from runtime_env import RuntimeService
 
 CHECKS: dict[str, tuple[str, ...]] = {
@@ -72,15 +72,7 @@ pytestmark = [
 def test_runtime_check(
     scenario: str, check: str, run_runtime_scenario: Callable[[str], ScenarioRun]
 ) -> None:
-    run = run_runtime_scenario(scenario)
-    entry = run.checks.get(check)
-    if entry is None:
-        pytest.fail(f"check {check!r} was not reported.\n{run.describe()}", pytrace=False)
-    if not entry["ok"]:
-        message = f"{scenario}:{check} failed: {entry['detail']}"
-        if entry.get("traceback"):
-            message += f"\n--- traceback in qiskit-ibm-runtime ---\n{entry['traceback']}"
-        pytest.fail(message, pytrace=False)
+    assert_check(run_runtime_scenario(scenario), scenario, check, "qiskit-ibm-runtime")
 
 
 @pytest.mark.parametrize("scenario", list(CHECKS))
@@ -88,11 +80,7 @@ def test_runtime_scenario_completed(
     scenario: str, run_runtime_scenario: Callable[[str], ScenarioRun]
 ) -> None:
     """The script ran to its end, exited 0 and reported exactly the listed checks."""
-    run = run_runtime_scenario(scenario)
-    assert run.returncode == 0, run.describe()
-    assert run.report.get("complete"), run.describe()
-    reported = [entry["name"] for entry in run.report["checks"]]
-    assert reported == list(CHECKS[scenario]), f"reported checks differ: {reported}"
+    assert_completed(run_runtime_scenario(scenario), CHECKS[scenario])
 
 
 def test_runtime_service_log_has_no_errors(
@@ -101,7 +89,4 @@ def test_runtime_service_log_has_no_errors(
     """No request made the service crash (runs after every runtime scenario)."""
     for scenario in CHECKS:
         run_runtime_scenario(scenario)
-    text = runtime_service.log_text()
-    assert runtime_service.process.poll() is None, f"the service exited:\n{text[-5000:]}"
-    for marker in ("Traceback (most recent call last)", "Exception in ASGI application"):
-        assert marker not in text, f"the service logged an error:\n{text[-5000:]}"
+    assert_log_clean(runtime_service.process, runtime_service.log_text())

@@ -13,7 +13,6 @@ forged (bad signature, other issuer) or expired token is a 401. ``Authorization:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ibmq_async.local.auth import User
+from ibmq_async.local.auth import User, user_with_secret
 from ibmq_async.local.config import crn_account
 from ibmq_async.local.platform.errors import ErrorCodes, IamApiError, PlatformApiError
 from ibmq_async.local.store import Store
@@ -35,10 +34,6 @@ APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 ISSUER = "ibmq-async-local/identity"
 _ALGORITHM = "RS256"
 _KEY_META = "iam_signing_key"
-
-
-def _key_bytes(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
 
 
 class Iam:
@@ -82,12 +77,7 @@ class Iam:
 
     def user_for_api_key(self, api_key: str) -> User | None:
         """The user whose API key this is (constant-time comparisons), if any."""
-        found = None
-        for user in self.users:
-            assert user.api_key is not None
-            if hmac.compare_digest(_key_bytes(user.api_key), _key_bytes(api_key)):
-                found = user
-        return found
+        return user_with_secret(self.users, lambda user: user.api_key, api_key)
 
     def issue(self, form: Mapping[str, str]) -> IamToken:
         """Answer a token request (the form of ``POST /identity/token``).
