@@ -250,10 +250,10 @@ class Store:
         """The result of a job, if any."""
         return self._blob("result", job_id)
 
-    def _blob(self, column: str, job_id: str) -> bytes | None:
+    def _blob(self, column: str, job_id: str, table: str = "jobs") -> bytes | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {column} FROM jobs WHERE id = ?",
+                f"SELECT {column} FROM {table} WHERE id = ?",
                 (job_id,),
             ).fetchone()
         if row is None or row[0] is None:
@@ -362,13 +362,7 @@ class Store:
         """The ``params`` or ``result`` of a platform job, if any."""
         if column not in ("params", "result"):
             raise ValueError(f"no column {column!r}")
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {column} FROM platform_jobs WHERE id = ?", (job_id,)
-            ).fetchone()
-        if row is None or row[0] is None:
-            return None
-        return bytes(row[0])
+        return self._blob(column, job_id, "platform_jobs")
 
     def delete_platform_job(self, job_id: str) -> None:
         """Remove a platform job and its params and result (its usage charge stays)."""
