@@ -378,7 +378,6 @@ class Platform:
             job.queued_at = time.monotonic()
             runtime.queue.push(job.id, job.queue_seq)
             runtime.condition.notify()
-            self.engine.stats.create_requests += 1
             self.engine.stats.jobs_created[user.id] = self.engine.stats.jobs_created[user.id] + 1
             if session is not None and not session.backend:
                 session.backend = job.backend
