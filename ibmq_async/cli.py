@@ -66,6 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  IBMQ.enable_account('{token}', url='{url}')", flush=True)
         else:
             print(f"  IBMQ.enable_account(<token>, url='{url}')", flush=True)
+        _print_platform(url.removesuffix("/api"), engine, named_users)
 
     try:
         run_forever(config, args.host, args.port, on_ready=ready)
@@ -75,6 +76,22 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # pragma: no cover - interactive
         pass
     return 0
+
+
+def _print_platform(root: str, engine: Any, named_users: bool) -> None:
+    """Print where the platform API is and how qiskit-ibm-runtime connects to it."""
+    from ibmq_async.local.platform.recipe import connection_recipe
+
+    print(f"IBM Quantum Platform API on {root}/api/v1", flush=True)
+    user = engine.auth.users[0]
+    if not named_users and user.api_key and user.instances:
+        print(f"  API key of the default user: {user.api_key}", flush=True)
+        print(f"  instance: {user.instances[0]}", flush=True)
+        api_key, instance = user.api_key, user.instances[0]
+    else:
+        api_key, instance = "<api_key>", "<instance CRN>"
+    for line in connection_recipe(root, api_key, instance):
+        print(f"  {line}", flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,13 +10,16 @@ In-process::
     async with ibmq_async.local.serve() as service:
         ...  # service.url is the auth URL, service.token an API token
 
-or ``ibmq-async serve`` on the command line (see ``README.md`` in this package).
+or ``ibmq-async serve`` on the command line (see ``README.md`` in this package). The same
+service also serves the IBM Quantum Platform API (docs/platform.md): ``service.root``,
+``service.api_key`` and ``service.instance`` are what qiskit-ibm-runtime connects with.
 Needs the ``local`` extra (qiskit, qiskit-aer, starlette, uvicorn, websockets).
 """
 
 from ibmq_async.local.app import create_app
 from ibmq_async.local.config import (
     BackendConfig,
+    InstanceConfig,
     LocalServiceConfig,
     ReservationConfig,
     UserConfig,
@@ -28,6 +31,7 @@ from ibmq_async.local.stats import ServiceStats
 __all__ = [
     "BackendConfig",
     "Engine",
+    "InstanceConfig",
     "LocalService",
     "LocalServiceConfig",
     "ReservationConfig",

@@ -1,4 +1,5 @@
-"""The HTTP routes of the local service (docs/protocol.md §1 and §2), as a Starlette app.
+"""The HTTP routes of the local service (docs/protocol.md §1 and §2), as a Starlette app;
+the platform API's routes (docs/platform.md) come from ``ibmq_async.local.platform.routes``.
 
 Every route lives under ``/api``: that prefix is both the auth URL and the REST base
 (``urls.http``); the websocket base (``urls.ws``) is ``/api/ws``; Qobjs and results are
@@ -35,6 +36,14 @@ from ibmq_async.local.engine import Engine
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.filters import FilterError, parse_filter
 from ibmq_async.local.jobs import Job
+from ibmq_async.local.platform.errors import ErrorCodes as PlatformCodes
+from ibmq_async.local.platform.errors import IamApiError, PlatformApiError
+from ibmq_async.local.platform.routes import (
+    iam_error_response,
+    is_platform_path,
+    platform_error_response,
+    platform_routes,
+)
 from ibmq_async.local.queue import BackendRuntime
 from ibmq_async.local.websocket import job_status_stream
 from ibmq_async.models._base import format_utc
@@ -443,8 +452,25 @@ async def _filter_error(request: Request, exc: Exception) -> Response:
     return _json(ApiError.bad_request(str(exc), ErrorCode.INVALID_FILTER).body(), 400)
 
 
+async def _platform_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PlatformApiError)
+    return platform_error_response(exc)
+
+
+async def _iam_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IamApiError)
+    return iam_error_response(exc)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if is_platform_path(request.url.path):
+        code = {404: PlatformCodes.NOT_FOUND, 405: PlatformCodes.METHOD_NOT_ALLOWED}
+        message = "Not found" if exc.status_code == 404 else str(exc.detail)
+        failure = PlatformApiError(
+            exc.status_code, code.get(exc.status_code, PlatformCodes.BAD_REQUEST), message
+        )
+        return platform_error_response(failure)
     if exc.status_code == 404:
         error = ApiError(404, ErrorCode.REQUEST_NOT_FOUND, "Request not found.", "NOT_FOUND")
     else:
@@ -478,7 +504,13 @@ class TraceMiddleware:
             logger.exception("%s %s failed", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            body = dumps(ApiError(500, ErrorCode.INTERNAL, "API Internal error.", "ERROR").body())
+            if is_platform_path(str(scope.get("path", ""))):
+                failure = PlatformApiError(500, PlatformCodes.INTERNAL, "Internal error")
+                body = dumps(failure.body())
+            else:
+                body = dumps(
+                    ApiError(500, ErrorCode.INTERNAL, "API Internal error.", "ERROR").body()
+                )
             await send(
                 {
                     "type": "http.response.start",
@@ -530,6 +562,7 @@ def _routes() -> list[Route | WebSocketRoute]:
         Route(storage + "/qobj", get_qobj, methods=get),
         Route(storage + "/result", get_result, methods=get),
         WebSocketRoute(API_PREFIX + "/ws/jobs/{job_id}/status/v/1", job_status_stream),
+        *platform_routes(),
     ]
 
 
@@ -563,6 +596,8 @@ def create_app(config: LocalServiceConfig | Engine | str | Path | None = None) -
             ApiError: _api_error,
             FilterError: _filter_error,
             HTTPException: _http_error,
+            PlatformApiError: _platform_error,
+            IamApiError: _iam_error,
         },
         lifespan=lifespan,
     )

@@ -19,7 +19,7 @@ from ibmq_async.local.config import UserConfig, parse_project
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.store import Store
 
-__all__ = ["Authenticator", "Login", "User"]
+__all__ = ["Authenticator", "Login", "User", "user_with_secret"]
 
 Project = tuple[str, str, str]
 
@@ -34,6 +34,9 @@ class User:
         projects: The ``(hub, group, project)`` the user belongs to, in configured order.
         default: The project flagged ``isDefault``.
         email: The e-mail shown by ``/users/me``.
+        api_key: The IBM Cloud API key of the platform API, if any.
+        instances: The platform instances (CRNs) the user belongs to.
+        jobs_per_minute: Platform jobs the user may create per rate window (0: no limit).
     """
 
     id: str
@@ -41,6 +44,9 @@ class User:
     projects: tuple[Project, ...]
     default: Project
     email: str | None = None
+    api_key: str | None = None
+    instances: tuple[str, ...] = ()
+    jobs_per_minute: int = 5
 
     @classmethod
     def from_config(cls, config: UserConfig) -> User:
@@ -51,6 +57,9 @@ class User:
             projects=tuple(parse_project(project) for project in config.projects),
             default=parse_project(config.default),
             email=config.email,
+            api_key=config.api_key,
+            instances=tuple(config.platform_instances),
+            jobs_per_minute=config.jobs_per_minute,
         )
 
     def member(self, hub: str, group: str, project: str) -> bool:
@@ -58,7 +67,7 @@ class User:
         return (hub, group, project) in self.projects
 
     def __repr__(self) -> str:
-        return f"User(id={self.id!r}, projects={self.projects!r})"
+        return f"User(id={self.id!r}, projects={self.projects!r}, instances={self.instances!r})"
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,19 @@ def _token_bytes(token: str) -> bytes:
     """The bytes of a token; a string UTF-8 cannot encode (a lone surrogate) still has
     bytes, so such a token is merely unknown rather than a crash."""
     return token.encode("utf-8", "surrogatepass")
+
+
+def user_with_secret(
+    users: Iterable[User], secret_of: Callable[[User], str | None], secret: str
+) -> User | None:
+    """The user whose secret (token, API key) is ``secret``, comparing every user's in
+    constant time so that the time taken tells nothing about which matched."""
+    found = None
+    for user in users:
+        own = secret_of(user)
+        if own is not None and hmac.compare_digest(_token_bytes(own), _token_bytes(secret)):
+            found = user
+    return found
 
 
 def _digest(token: str) -> str:
@@ -116,11 +138,7 @@ class Authenticator:
 
     def user_for_api_token(self, api_token: str) -> User | None:
         """The user whose API token this is, if any (constant-time comparisons)."""
-        found = None
-        for user in self.users:
-            if hmac.compare_digest(_token_bytes(user.token), _token_bytes(api_token)):
-                found = user
-        return found
+        return user_with_secret(self.users, lambda user: user.token, api_token)
 
     def login(self, api_token: object) -> Login:
         """Exchange an API token for an access token.

@@ -9,6 +9,7 @@ documents every key.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import sys
 from datetime import datetime
@@ -26,12 +27,18 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 __all__ = [
     "DEFAULT_BACKENDS",
+    "DEFAULT_INSTANCE",
     "DEFAULT_PROJECT",
     "DEFAULT_USER_ID",
     "BackendConfig",
+    "InstanceConfig",
     "LocalServiceConfig",
     "ReservationConfig",
     "UserConfig",
+    "check_crn",
+    "crn_account",
+    "default_user",
+    "generated_api_key",
     "parse_project",
 ]
 
@@ -40,6 +47,42 @@ DEFAULT_PROJECT = "ibm-q/open/main"
 
 DEFAULT_USER_ID = "local-user"
 """The user id of the default user (the one made when a configuration names no user)."""
+
+DEFAULT_INSTANCE = (
+    "crn:v1:bluemix:public:quantum-computing:us-east:a/local0account:local0instance::"
+)
+"""The IBM Quantum Platform instance (CRN) of the default user."""
+
+_CRN = re.compile(
+    r"^crn:v1:(?:bluemix|staging):(?:public|private):quantum-computing:[a-z0-9-]+:"
+    r"a/[A-Za-z0-9_-]+:[A-Za-z0-9_-]+::$"
+)
+
+
+def check_crn(value: str) -> str:
+    """Check that ``value`` is the CRN of a quantum-computing instance and return it.
+
+    The form is ``crn:v1:bluemix:public:quantum-computing:<region>:a/<account>:<instance>::``.
+
+    Raises:
+        ValueError: If it is not.
+    """
+    if not _CRN.match(value):
+        raise ValueError(
+            f"{value!r} is not an instance CRN "
+            "(crn:v1:bluemix:public:quantum-computing:<region>:a/<account>:<instance>::)"
+        )
+    return value
+
+
+def crn_account(crn: str) -> str:
+    """The account id of an instance CRN (the part after ``a/``)."""
+    return crn.split(":")[6][2:]
+
+
+def generated_api_key() -> str:
+    """A new IBM Cloud style API key (44 URL-safe characters)."""
+    return secrets.token_urlsafe(33)
 
 
 def parse_project(value: str) -> tuple[str, str, str]:
@@ -69,6 +112,12 @@ class UserConfig(_Strict):
             it to keep a user's jobs when the token changes.
         email: Shown by ``/users/me``.
         default_project: The project flagged ``isDefault`` (the first one if unset).
+        api_key: The IBM Cloud API key of the platform API (``POST /identity/token``);
+            without one the user has the classic API only.
+        instances: The CRNs of the platform instances the user belongs to. A user with an
+            ``api_key`` and no instances gets one derived from the user id.
+        jobs_per_minute: How many platform jobs the user may create per rate window
+            (``rate_window_seconds``, a minute by default); ``0`` for no limit.
     """
 
     token: str = Field(min_length=1, repr=False)
@@ -76,6 +125,18 @@ class UserConfig(_Strict):
     id: str | None = None
     email: str | None = None
     default_project: str | None = None
+    api_key: str | None = Field(default=None, min_length=1, repr=False)
+    instances: list[str] = Field(default_factory=list)
+    jobs_per_minute: int = Field(default=5, ge=0)
+
+    @field_validator("instances")
+    @classmethod
+    def _check_instances(cls, value: list[str]) -> list[str]:
+        for crn in value:
+            check_crn(crn)
+        if len(set(value)) != len(value):
+            raise ValueError("an instance is listed twice")
+        return value
 
     @field_validator("projects")
     @classmethod
@@ -105,6 +166,15 @@ class UserConfig(_Strict):
         """The user's default project."""
         return "/".join(parse_project(self.default_project or self.projects[0]))
 
+    @property
+    def platform_instances(self) -> list[str]:
+        """The user's platform instances (one derived from the user id if none is listed
+        and the user has an API key)."""
+        if self.instances or self.api_key is None:
+            return list(self.instances)
+        digest = hashlib.sha256(self.user_id.encode()).hexdigest()
+        return [f"crn:v1:bluemix:public:quantum-computing:us-east:a/{digest[:32]}:{digest[32:]}::"]
+
 
 class BackendConfig(_Strict):
     """A backend the service hosts.
@@ -125,6 +195,9 @@ class BackendConfig(_Strict):
         projects: The ``"hub/group/project"`` that see the backend; all if unset.
         operational: What ``queue/status`` reports as ``state``.
         status: What ``queue/status`` reports as ``status`` (``active``, ``maintenance``...).
+        instances: The platform instances (CRNs) that see the backend; all if unset.
+        seconds_per_shot: The quantum seconds one shot of one circuit costs; by default the
+            device's repetition time (``rep_times`` or ``default_rep_delay``).
     """
 
     name: str = Field(min_length=1, pattern=r"^[^/\s]+$")
@@ -138,6 +211,8 @@ class BackendConfig(_Strict):
     projects: list[str] | None = None
     operational: bool = True
     status: str = "active"
+    instances: list[str] | None = None
+    seconds_per_shot: float | None = Field(default=None, ge=0.0)
 
     @field_validator("projects")
     @classmethod
@@ -145,6 +220,67 @@ class BackendConfig(_Strict):
         if value is None:
             return None
         return ["/".join(parse_project(item)) for item in value]
+
+    @field_validator("instances")
+    @classmethod
+    def _check_instances(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            for crn in value:
+                check_crn(crn)
+        return value
+
+
+_PLAN_PRICING = {
+    "open": "free",
+    "lite": "free",
+    "trial": "trial",
+    "pay-as-you-go": "paygo",
+    "payg": "paygo",
+    "flex": "subscription",
+    "premium": "subscription",
+    "on-prem": "subscription",
+    "dedicated": "subscription",
+}
+
+
+class InstanceConfig(_Strict):
+    """A platform instance: its name, plan and allocation.
+
+    Attributes:
+        crn: The instance CRN (as listed in users' ``instances``).
+        name: Its name in instance discovery; by default ``local-<instance part of the CRN>``.
+        plan: The plan name (``open``, ``premium``, ``flex``, ``pay-as-you-go``...); its
+            pricing type (``free``, ``paygo``, ``subscription``...) follows from it.
+        allocation_seconds: The quantum seconds the instance may use per usage period;
+            no limit when unset. Once used up, job creation answers 409.
+        tags: Tags shown in instance discovery.
+    """
+
+    crn: str
+    name: str | None = None
+    plan: str = Field(default="open", min_length=1)
+    allocation_seconds: float | None = Field(default=None, ge=0.0)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("crn")
+    @classmethod
+    def _check_crn(cls, value: str) -> str:
+        return check_crn(value)
+
+    @property
+    def display_name(self) -> str:
+        """The instance's name."""
+        return self.name or "local-" + self.crn.split(":")[7]
+
+    @property
+    def pricing_type(self) -> str:
+        """The pricing type of the plan."""
+        return _PLAN_PRICING.get(self.plan.lower(), "paid")
+
+    @property
+    def plan_id(self) -> str:
+        """The plan's catalog id (``service_plan_unique_id``), derived from its name."""
+        return "plan-" + hashlib.sha256(self.plan.lower().encode()).hexdigest()[:24]
 
 
 class ReservationConfig(_Strict):
@@ -200,6 +336,18 @@ def default_backends() -> list[BackendConfig]:
     return backends
 
 
+def default_user() -> UserConfig:
+    """The default user: ``local-user`` in ``ibm-q/open/main`` and the instance
+    :data:`DEFAULT_INSTANCE`, with a new classic token and a new API key."""
+    return UserConfig(
+        token=secrets.token_hex(32),
+        projects=[DEFAULT_PROJECT],
+        id=DEFAULT_USER_ID,
+        api_key=generated_api_key(),
+        instances=[DEFAULT_INSTANCE],
+    )
+
+
 class LocalServiceConfig(_Strict):
     """Everything the local service needs to start.
 
@@ -221,6 +369,15 @@ class LocalServiceConfig(_Strict):
             its bundled snapshot (for ``properties(datetime=...)``).
         public_url: The base URL (``http://host:port``) to advertise in ``/users/me`` and
             object storage URLs; by default the one each request came in on.
+        instances: Names, plans and allocations of platform instances; an instance a user
+            lists without an entry here has the ``open`` plan and no allocation.
+        rate_window_seconds: The window of the users' ``jobs_per_minute`` (60 s; shorten
+            it for tests).
+        session_max_ttl: The longest a session or batch may live (seconds), and the
+            ``max_ttl`` of those that ask for none.
+        session_interactive_ttl: How long a session may wait for its next job (seconds)
+            before it becomes inactive.
+        usage_period_days: The rolling period usage is counted over.
     """
 
     users: list[UserConfig] = Field(default_factory=list)
@@ -234,6 +391,11 @@ class LocalServiceConfig(_Strict):
     job_visibility: Literal["project", "user"] = "project"
     properties_history: int = Field(default=7, ge=0, le=365)
     public_url: str | None = None
+    instances: list[InstanceConfig] = Field(default_factory=list)
+    rate_window_seconds: float = Field(default=60.0, gt=0)
+    session_max_ttl: int = Field(default=28800, gt=0)
+    session_interactive_ttl: float = Field(default=60.0, gt=0)
+    usage_period_days: int = Field(default=28, gt=0, le=3660)
 
     @model_validator(mode="after")
     def _check_consistency(self) -> LocalServiceConfig:
@@ -252,22 +414,30 @@ class LocalServiceConfig(_Strict):
         for reservation in self.reservations:
             if reservation.backend not in names:
                 raise ValueError(f"reservation of an unknown backend {reservation.backend!r}")
+        keys = [user.api_key for user in self.users if user.api_key is not None]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two users have the same api_key")
+        crns = [instance.crn for instance in self.instances]
+        if len(set(crns)) != len(crns):
+            raise ValueError("an instance is configured twice")
+        known = set(crns) | {crn for user in self.users for crn in user.platform_instances}
+        if not self.users:
+            known.add(DEFAULT_INSTANCE)
+        for backend in self.backends:
+            for crn in backend.instances or ():
+                if crn not in known:
+                    raise ValueError(f"backend {backend.name!r} names an unknown instance {crn!r}")
         if self.public_url is not None:
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         return self
 
     @classmethod
     def default(cls) -> LocalServiceConfig:
-        """One user with a generated token in ``ibm-q/open/main``, every bundled device
+        """One user (:func:`default_user`: a generated token in ``ibm-q/open/main``, a
+        generated API key and the instance :data:`DEFAULT_INSTANCE`), every bundled device
         (``ibmq_vigo``, ``ibmq_lima``, ``ibmq_montreal``, ``ibm_washington``, ``ibm_fez``)
         and ``ibmq_qasm_simulator``."""
-        return cls(
-            users=[
-                UserConfig(
-                    token=secrets.token_hex(32), projects=[DEFAULT_PROJECT], id=DEFAULT_USER_ID
-                )
-            ]
-        )
+        return cls(users=[default_user()])
 
     @classmethod
     def from_toml(cls, path: str | Path) -> LocalServiceConfig:
@@ -298,6 +468,13 @@ class LocalServiceConfig(_Strict):
         if isinstance(value, LocalServiceConfig):
             return value
         return cls.from_toml(value)
+
+    def instance(self, crn: str) -> InstanceConfig:
+        """The configuration of an instance (defaults for one not in ``[[instances]]``)."""
+        for instance in self.instances:
+            if instance.crn == crn:
+                return instance
+        return InstanceConfig(crn=crn)
 
     def backend(self, name: str) -> BackendConfig | None:
         """The configuration of the backend ``name``, if any."""

@@ -29,17 +29,13 @@ from typing import Any, Protocol
 
 from ibmq_async.local.auth import Authenticator, User
 from ibmq_async.local.catalog import Catalog
-from ibmq_async.local.config import (
-    DEFAULT_PROJECT,
-    DEFAULT_USER_ID,
-    LocalServiceConfig,
-    UserConfig,
-)
+from ibmq_async.local.config import LocalServiceConfig, default_user
 from ibmq_async.local.devices import dumps, loads, parse_datetime
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.executor import ExecutionOutcome, PreparedJob, QobjError, execute, prepare
 from ibmq_async.local.filters import Filter
 from ibmq_async.local.jobs import Clock, Job, client_info_from_header, format_timestamp, new_job_id
+from ibmq_async.local.platform.core import Platform
 from ibmq_async.local.queue import BackendRuntime
 from ibmq_async.local.signing import UrlSigner
 from ibmq_async.local.stats import ServiceStats
@@ -119,7 +115,12 @@ class Engine:
             for backend in config.backends
         }
         self._validator = ThreadPoolExecutor(_VALIDATION_WORKERS, "ibmq-local-validate")
+        self._queue_seq = self.store.max_queue_seq()
+        self.platform = Platform(self)
         to_validate = self._recover()
+        platform_requeued = self.platform.recover()
+        if platform_requeued:
+            logger.info("requeued %d platform jobs after an interruption", platform_requeued)
         for runtime in self.backends.values():
             for index in range(runtime.config.workers):
                 thread = threading.Thread(
@@ -141,9 +142,7 @@ class Engine:
         # The default user gets a new token at every start, printed and never stored (as
         # a notebook server does); its jobs belong to its fixed id, so they stay visible.
         self.store.delete_meta("default_token")
-        token = secrets.token_hex(32)
-        user = UserConfig(token=token, projects=[DEFAULT_PROJECT], id=DEFAULT_USER_ID)
-        return [User.from_config(user)]
+        return [User.from_config(default_user())]
 
     def _recover(self) -> list[str]:
         """Load stored jobs; requeue interrupted ones; return those to validate again."""
@@ -199,7 +198,11 @@ class Engine:
             for runtime in self.backends.values():
                 runtime.condition.notify_all()
                 for job_id in runtime.running:
-                    self.jobs[job_id].interrupt.set()
+                    classic = self.jobs.get(job_id)
+                    if classic is not None:
+                        classic.interrupt.set()
+                    else:
+                        self.platform.interrupt(job_id)
         self._validator.shutdown(wait=True, cancel_futures=True)
         deadline = time.monotonic() + 10.0
         for runtime in self.backends.values():
@@ -225,6 +228,29 @@ class Engine:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every change of jobs, queues and sessions is made under (both APIs)."""
+        return self._lock
+
+    @property
+    def store_closed(self) -> bool:
+        """Whether the database is closed (the engine is shutting down)."""
+        return self._store_closed
+
+    def next_queue_seq(self) -> int:
+        """A new queue position, after every one handed out (caller holds the lock)."""
+        self._queue_seq += 1
+        return self._queue_seq
+
+    def check_open(self) -> None:
+        """Refuse work once the engine is stopping.
+
+        Raises:
+            ApiError: 503 if :meth:`close` was called.
+        """
+        self._check_open()
 
     # --- state changes (caller holds the lock) ------------------------------------------
 
@@ -591,20 +617,24 @@ class Engine:
 
     # --- workers ------------------------------------------------------------------------
 
-    def _next(self, runtime: BackendRuntime) -> Job | None:
-        """Wait for the next runnable job of a backend (caller holds the lock)."""
+    def _next(self, runtime: BackendRuntime) -> str | None:
+        """Wait for the next runnable job of a backend, of either API (caller holds the
+        lock); its id."""
         while not self._stopping.is_set():
             job_id = None if runtime.paused else runtime.queue.first()
             if job_id is None:
                 runtime.condition.wait()
                 continue
-            job = self.jobs[job_id]
-            wait = job.queued_at + runtime.queue_delay - time.monotonic()
+            classic = self.jobs.get(job_id)
+            queued_at = (
+                classic.queued_at if classic is not None else self.platform.queued_at(job_id)
+            )
+            wait = queued_at + runtime.queue_delay - time.monotonic()
             if wait > 0:
                 runtime.condition.wait(wait)
                 continue
             runtime.queue.pop()
-            return job
+            return job_id
         return None
 
     def _work(self, runtime: BackendRuntime) -> None:
@@ -619,19 +649,29 @@ class Engine:
     def _work_once(self, runtime: BackendRuntime) -> bool:
         """Take the next job of the backend and run it; ``False`` once stopping."""
         with self._lock:
-            job = self._next(runtime)
-            if job is None:
+            job_id = self._next(runtime)
+            if job_id is None:
                 return False
-            job.interrupt.clear()
-            self._move(job, S.RUNNING)
-            runtime.running.add(job.id)
-            running = len(runtime.running)
-            name = runtime.config.name
-            if running > self.stats.max_running_jobs.get(name, 0):
-                self.stats.max_running_jobs[name] = running
-            self._notify_queue(runtime)
-            prepared = job.prepared
-            delay = runtime.run_delay
+            job = self.jobs.get(job_id)
+            if job is None:  # a job of the platform API
+                task = self.platform.start(job_id, runtime)
+                self._notify_queue(runtime)
+            else:
+                task = None
+                job.interrupt.clear()
+                self._move(job, S.RUNNING)
+                runtime.running.add(job.id)
+                running = len(runtime.running)
+                name = runtime.config.name
+                if running > self.stats.max_running_jobs.get(name, 0):
+                    self.stats.max_running_jobs[name] = running
+                self._notify_queue(runtime)
+                prepared = job.prepared
+                delay = runtime.run_delay
+        if job is None:
+            if task is not None:
+                task()
+            return True
         try:
             started = time.monotonic()
             outcome = None

@@ -207,6 +207,38 @@ class LocalService:
         return _url(self.host, self._port)
 
     @property
+    def root(self) -> str:
+        """The service's root URL (``http://127.0.0.1:PORT``): ``IAM_URL`` and the ``url`` of
+        qiskit-ibm-runtime; the platform API is under ``ROOT/api/v1``."""
+        return self.url.removesuffix(API_PREFIX)
+
+    @property
+    def platform_url(self) -> str:
+        """The platform API's base (``http://127.0.0.1:PORT/api/v1``), the ``url_resolver``'s
+        answer."""
+        return self.root + "/api/v1"
+
+    @property
+    def api_key(self) -> str:
+        """The platform API key of the first user that has one.
+
+        Raises:
+            RuntimeError: If no user has one.
+        """
+        for user in self.engine.auth.users:
+            if user.api_key:
+                return user.api_key
+        raise RuntimeError("no user of the service has a platform API key")
+
+    @property
+    def instance(self) -> str:
+        """The first platform instance (CRN) of the user of :attr:`api_key`."""
+        for user in self.engine.auth.users:
+            if user.api_key and user.instances:
+                return user.instances[0]
+        raise RuntimeError("no user of the service has a platform instance")
+
+    @property
     def engine(self) -> Engine:
         """The running engine.
 

@@ -1,4 +1,5 @@
-"""SQLite persistence of the local service: jobs, Qobjs, results, tokens and calibrations.
+"""SQLite persistence of the local service: jobs, Qobjs, results, tokens and calibrations,
+and the platform API's jobs (params, results), sessions and usage charges.
 
 One connection in WAL mode with ``synchronous=NORMAL``: a commit is a write to the WAL
 without an fsync (a crash of the process loses nothing committed; a power loss may lose
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JobRow", "Store"]
+__all__ = ["JobRow", "PlatformJobRow", "Store"]
 
 _SCHEMA_VERSION = "1"
 
@@ -57,6 +58,31 @@ CREATE TABLE IF NOT EXISTS properties (
     document BLOB NOT NULL,
     PRIMARY KEY (backend, last_update)
 );
+CREATE TABLE IF NOT EXISTS platform_jobs (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    instance TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    status TEXT NOT NULL,
+    queue_seq INTEGER,
+    record TEXT NOT NULL,
+    params BLOB,
+    result BLOB
+);
+CREATE INDEX IF NOT EXISTS platform_jobs_seq ON platform_jobs (seq);
+CREATE TABLE IF NOT EXISTS platform_sessions (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    instance TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage_charges (
+    job_id TEXT PRIMARY KEY,
+    instance TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    charged REAL NOT NULL
+);
 """
 
 
@@ -71,6 +97,20 @@ class JobRow:
     status: str
     queue_seq: int | None
     idempotency_key: str | None
+    record: dict[str, Any]
+
+
+@dataclass
+class PlatformJobRow:
+    """One job of the platform API as stored (without its params and result)."""
+
+    id: str
+    seq: int
+    instance: str
+    user_id: str
+    backend: str
+    status: str
+    queue_seq: int | None
     record: dict[str, Any]
 
 
@@ -173,15 +213,27 @@ class Store:
         result: bytes | None = None,
     ) -> None:
         """Store a job's new state, and its result if given."""
+        self._update_state("jobs", job_id, status, queue_seq, record, result)
+
+    def _update_state(
+        self,
+        table: str,
+        job_id: str,
+        status: str,
+        queue_seq: int | None,
+        record: dict[str, Any],
+        result: bytes | None,
+    ) -> None:
         encoded = json.dumps(record, separators=(",", ":"))
         if result is None:
             self._write(
-                "UPDATE jobs SET status = ?, queue_seq = ?, record = ? WHERE id = ?",
+                f"UPDATE {table} SET status = ?, queue_seq = ?, record = ? WHERE id = ?",
                 (status, queue_seq, encoded, job_id),
             )
         else:
             self._write(
-                "UPDATE jobs SET status = ?, queue_seq = ?, record = ?, result = ? WHERE id = ?",
+                f"UPDATE {table} SET status = ?, queue_seq = ?, record = ?, result = ?"
+                " WHERE id = ?",
                 (status, queue_seq, encoded, result, job_id),
             )
 
@@ -198,10 +250,10 @@ class Store:
         """The result of a job, if any."""
         return self._blob("result", job_id)
 
-    def _blob(self, column: str, job_id: str) -> bytes | None:
+    def _blob(self, column: str, job_id: str, table: str = "jobs") -> bytes | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {column} FROM jobs WHERE id = ?",
+                f"SELECT {column} FROM {table} WHERE id = ?",
                 (job_id,),
             ).fetchone()
         if row is None or row[0] is None:
@@ -265,3 +317,108 @@ class Store:
                 "SELECT backend, last_update, document FROM properties"
             ).fetchall()
         return [(str(a), str(b), bytes(c)) for a, b, c in rows]
+
+    # --- the platform API ---------------------------------------------------------------
+
+    def max_queue_seq(self) -> int:
+        """The highest queue position handed out to any job of either API."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MAX(m) FROM (SELECT MAX(queue_seq) AS m FROM jobs"
+                " UNION ALL SELECT MAX(queue_seq) FROM platform_jobs)"
+            ).fetchone()
+        return int(row[0] or 0)
+
+    def insert_platform_job(self, row: PlatformJobRow, params: bytes) -> None:
+        """Store a new platform job with its params (runtime JSON)."""
+        self._write(
+            "INSERT INTO platform_jobs (id, seq, instance, user_id, backend, status, queue_seq,"
+            " record, params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.id,
+                row.seq,
+                row.instance,
+                row.user_id,
+                row.backend,
+                row.status,
+                row.queue_seq,
+                json.dumps(row.record, separators=(",", ":")),
+                params,
+            ),
+        )
+
+    def update_platform_job(
+        self,
+        job_id: str,
+        status: str,
+        queue_seq: int | None,
+        record: dict[str, Any],
+        result: bytes | None = None,
+    ) -> None:
+        """Store a platform job's new state, and its result if given."""
+        self._update_state("platform_jobs", job_id, status, queue_seq, record, result)
+
+    def platform_blob(self, column: str, job_id: str) -> bytes | None:
+        """The ``params`` or ``result`` of a platform job, if any."""
+        if column not in ("params", "result"):
+            raise ValueError(f"no column {column!r}")
+        return self._blob(column, job_id, "platform_jobs")
+
+    def delete_platform_job(self, job_id: str) -> None:
+        """Remove a platform job and its params and result (its usage charge stays)."""
+        self._write("DELETE FROM platform_jobs WHERE id = ?", (job_id,))
+
+    def load_platform_jobs(self) -> list[PlatformJobRow]:
+        """Every stored platform job, in creation order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, seq, instance, user_id, backend, status, queue_seq, record"
+                " FROM platform_jobs ORDER BY seq"
+            ).fetchall()
+        return [
+            PlatformJobRow(
+                id=row[0],
+                seq=row[1],
+                instance=row[2],
+                user_id=row[3],
+                backend=row[4],
+                status=row[5],
+                queue_seq=row[6],
+                record=json.loads(row[7]),
+            )
+            for row in rows
+        ]
+
+    def save_session(
+        self, session_id: str, seq: int, instance: str, record: dict[str, Any]
+    ) -> None:
+        """Store a session (insert or replace)."""
+        self._write(
+            "INSERT OR REPLACE INTO platform_sessions (id, seq, instance, record)"
+            " VALUES (?, ?, ?, ?)",
+            (session_id, seq, instance, json.dumps(record, separators=(",", ":"))),
+        )
+
+    def load_sessions(self) -> list[tuple[str, int, str, dict[str, Any]]]:
+        """Every stored session as ``(id, seq, instance, record)``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, seq, instance, record FROM platform_sessions ORDER BY seq"
+            ).fetchall()
+        return [(str(a), int(b), str(c), json.loads(d)) for a, b, c, d in rows]
+
+    def add_charge(self, job_id: str, instance: str, seconds: float, charged: float) -> None:
+        """Record the quantum seconds a finished job charged its instance (once per job)."""
+        self._write(
+            "INSERT OR IGNORE INTO usage_charges (job_id, instance, seconds, charged)"
+            " VALUES (?, ?, ?, ?)",
+            (job_id, instance, seconds, charged),
+        )
+
+    def load_charges(self) -> list[tuple[str, str, float, float]]:
+        """Every usage charge as ``(job_id, instance, seconds, charged)``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job_id, instance, seconds, charged FROM usage_charges ORDER BY charged"
+            ).fetchall()
+        return [(str(a), str(b), float(c), float(d)) for a, b, c, d in rows]

@@ -3,12 +3,10 @@ service, and the scenario runner (the fixtures in ``conftest.py`` wrap them).
 
 * :func:`ensure_compat_venv`: the interpreter of a virtual environment holding the original client,
   qiskit-ibmq-provider 0.20.2 on qiskit-terra 0.46 (``requirements.txt`` beside this file,
-  docs/protocol.md §9). It is built once per machine and per requirements: under
-  ``$IBMQ_ASYNC_COMPAT_VENV`` if set, else under
-  ``${XDG_CACHE_HOME:-~/.cache}/ibmq-async/compat-venv-<digest of the requirements>``,
-  in a temporary directory renamed into place when the install and an import check
-  passed, under a file lock so that parallel runs build it once. A missing package index
-  fails the tests: compatibility must be proven, not skipped.
+  docs/protocol.md §9), built by ``venv_builder.py`` once per machine and per requirements
+  under ``$IBMQ_ASYNC_COMPAT_VENV`` if set, else under
+  ``${XDG_CACHE_HOME:-~/.cache}/ibmq-async/compat-venv-<digest of the requirements>``. A
+  missing package index fails the tests: compatibility must be proven, not skipped.
 * :func:`start_service`: ``ibmq-async serve`` run as a subprocess of the project's
   environment on a free loopback port, with the configuration of :data:`SERVICE_CONFIG`
   and its own database; :func:`stop_service` stops it.
@@ -20,31 +18,21 @@ service, and the scenario runner (the fixtures in ``conftest.py`` wrap them).
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on POSIX
-    fcntl = None  # type: ignore[assignment]
+from venv_builder import VenvSpec, clean_env, ensure_venv, tail
 
 COMPAT_DIR = Path(__file__).resolve().parent
 SCENARIOS_DIR = COMPAT_DIR / "scenarios"
@@ -52,10 +40,6 @@ REQUIREMENTS = COMPAT_DIR / "requirements.txt"
 REPO_ROOT = COMPAT_DIR.parents[1]
 DEVICES_DIR = REPO_ROOT / "ibmq_async" / "local" / "devices"
 
-MARKER = ".ibmq-async-compat-ready"
-"""Written last into a compat environment, with the digest of what it was built from."""
-
-INSTALL_TIMEOUT = 900.0
 SERVICE_START_TIMEOUT = 60.0
 SCENARIO_TIMEOUT = 240.0
 
@@ -67,38 +51,6 @@ PULSE_BACKEND = "ibmq_lima"
 VIGO_MAX_JOBS = 5
 LIMITED_MAX_JOBS = 2
 PROPERTIES_HISTORY = 7
-
-
-def _environment_digest() -> str:
-    """What the compat environment depends on: the requirements and the interpreter."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes())
-    digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
-    digest.update(sys.platform.encode())
-    return digest.hexdigest()[:16]
-
-
-def compat_venv_path() -> Path:
-    """Where the compat environment is (or will be) built."""
-    configured = os.environ.get("IBMQ_ASYNC_COMPAT_VENV")
-    if configured:
-        return Path(configured).expanduser().resolve()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "ibmq-async" / f"compat-venv-{_environment_digest()}"
-
-
-def _venv_python(venv: Path) -> Path:
-    if sys.platform == "win32":  # pragma: no cover
-        return venv / "Scripts" / "python.exe"
-    return venv / "bin" / "python"
-
-
-def _ready(venv: Path, digest: str) -> bool:
-    marker = venv / MARKER
-    try:
-        recorded = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return recorded.get("digest") == digest and _venv_python(venv).exists()
 
 
 # The versions docs/protocol.md §9 needs; checked by importing them in the built environment.
@@ -133,151 +85,25 @@ def _check_versions(versions: dict[str, str]) -> list[str]:
     return problems
 
 
-def _run_logged(command: list[str], log: Path, timeout: float) -> None:
-    with log.open("a", encoding="utf-8") as handle:
-        handle.write(f"\n$ {' '.join(command)}\n")
-        handle.flush()
-        subprocess.run(
-            command,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            timeout=timeout,
-            check=True,
-            env=_clean_env(),
-        )
+SPEC = VenvSpec(
+    name="compat-venv",
+    requirements=REQUIREMENTS,
+    env_var="IBMQ_ASYNC_COMPAT_VENV",
+    probe=_PROBE,
+    check=_check_versions,
+    what="the original client (qiskit-ibmq-provider 0.20.2)",
+)
+"""The environment of the original client."""
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    """The environment of child processes, without this interpreter's venv leaking in."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")
-        and not key.startswith(("QE_", "QISKIT_"))
-    }
-    env["PYTHONNOUSERSITE"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    # The service is on loopback: never send its requests through a configured proxy.
-    loopback = "127.0.0.1,localhost,::1"
-    for key in ("NO_PROXY", "no_proxy"):
-        env[key] = ",".join(filter(None, [env.get(key, ""), loopback]))
-    env.update(extra)
-    return env
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _probe(python: Path) -> dict[str, str]:
-    """Import the original client with ``python``; its versions, or the test fails."""
-    try:
-        probe = subprocess.run(
-            [str(python), "-c", _PROBE],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=_clean_env(),
-        )
-    except (subprocess.TimeoutExpired, OSError) as error:
-        probe = subprocess.CompletedProcess([], 1, "", f"the import check did not run: {error}")
-    if probe.returncode != 0:
-        pytest.fail(
-            f"{python} does not import the original client:\n{probe.stderr[-3000:]}",
-            pytrace=False,
-        )
-    versions: dict[str, str] = json.loads(probe.stdout.strip().splitlines()[-1])
-    problems = _check_versions(versions)
-    if problems:
-        pytest.fail(f"wrong versions in the compat environment {python}: {problems}", False)
-    return versions
+def compat_venv_path() -> Path:
+    """Where the compat environment is (or will be) built."""
+    return SPEC.path()
 
 
 def ensure_compat_venv() -> Path:
-    """Build the compat environment unless a complete one is there; return its python.
-
-    A directory at the environment's path that these tests did not build (no marker
-    file, e.g. an environment made by hand and named by ``$IBMQ_ASYNC_COMPAT_VENV``) is
-    used if it imports the original client in the right versions, and never deleted.
-    """
-    venv = compat_venv_path()
-    digest = _environment_digest()
-    if _ready(venv, digest):
-        return _venv_python(venv)
-    if venv.exists() and not (venv / MARKER).exists():
-        # Not built here (ours appear whole, marker included, by a rename): use, never touch.
-        _probe(_venv_python(venv))
-        return _venv_python(venv)
-    with _file_lock(venv.parent / f"{venv.name}.lock"):
-        if _ready(venv, digest):  # another run built it while this one waited
-            return _venv_python(venv)
-        for stale in venv.parent.glob(f"{venv.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{venv.name}.tmp-", dir=venv.parent))
-        log = venv.parent / f"{venv.name}.install.log"
-        log.write_text(f"building {venv} from {REQUIREMENTS}\n", encoding="utf-8")
-        python = _venv_python(staging)
-        started = time.monotonic()
-        failure: Exception | None = None
-        try:
-            _run_logged([sys.executable, "-m", "venv", str(staging)], log, 120)
-            # pip is always run as `python -m pip`: console scripts keep the staging path
-            # in their shebang line once the directory is renamed. Wheels only: an
-            # interpreter the pins have no wheels for fails at once instead of compiling.
-            _run_logged(
-                [str(python), "-m", "pip", "install", "--disable-pip-version-check",
-                 "--no-input", "--only-binary=:all:", "-r", str(REQUIREMENTS)],
-                log,
-                INSTALL_TIMEOUT,
-            )  # fmt: skip
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
-            failure = error
-        if failure is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-            pytest.fail(
-                f"could not build the compat environment at {venv} ({failure}). It installs "
-                f"{REQUIREMENTS.name} from the package index, which must be reachable. "
-                f"Install log {log}, last lines:\n{_tail(log)}",
-                pytrace=False,
-            )
-        try:
-            versions = _probe(python)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        (staging / MARKER).write_text(
-            json.dumps(
-                {
-                    "digest": digest,
-                    "versions": versions,
-                    "built_seconds": round(time.monotonic() - started, 1),
-                },
-                indent=1,
-            ),
-            encoding="utf-8",
-        )
-        if venv.exists():  # an outdated environment of ours (its marker has another digest)
-            shutil.rmtree(venv)
-        staging.rename(venv)
-    return _venv_python(venv)
+    """Build the compat environment unless a complete one is there; return its python."""
+    return ensure_venv(SPEC)
 
 
 # --- the service --------------------------------------------------------------------------
@@ -382,11 +208,17 @@ def stop_service(process: subprocess.Popen[bytes]) -> None:
             process.wait(5)
 
 
-def start_service(workdir: Path) -> CompatService:
-    """Start ``ibmq-async serve`` from the project's environment; wait until it answers."""
-    reservation = _reservation_window()
+def launch_service(
+    workdir: Path, config_text: str, ready: Callable[[int], bool]
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """Start ``ibmq-async serve`` from the project's environment with a configuration of
+    its own and a database in ``workdir``; wait until ``ready(port)`` holds.
+
+    Returns:
+        The process, its port and its log file.
+    """
     config = workdir / "service.toml"
-    config.write_text(service_config(reservation), encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     log = workdir / "service.log"
     attempts = []
     for _ in range(3):
@@ -403,21 +235,31 @@ def start_service(workdir: Path) -> CompatService:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=workdir,
-                env=_clean_env(PYTHONPATH=str(REPO_ROOT)),
+                env=clean_env(PYTHONPATH=str(REPO_ROOT)),
             )
-        url = f"http://127.0.0.1:{port}/api"
         deadline = time.monotonic() + SERVICE_START_TIMEOUT
         while process.poll() is None and time.monotonic() < deadline:
-            if _answers(f"{url}/version"):
-                return CompatService(url, TOKEN, process, log, reservation, workdir)
+            if ready(port):
+                return process, port, log
             time.sleep(0.1)
         stop_service(process)
         attempts.append(f"port {port}: exit status {process.returncode}")
     pytest.fail(
-        f"ibmq-async serve did not answer /api/version ({'; '.join(attempts)}); "
-        f"log {log}:\n{_tail(log)}",
+        f"ibmq-async serve did not start ({'; '.join(attempts)}); log {log}:\n{tail(log)}",
         pytrace=False,
     )
+
+
+def start_service(workdir: Path) -> CompatService:
+    """Start ``ibmq-async serve`` for the classic scenarios; wait until it answers."""
+    reservation = _reservation_window()
+    process, port, log = launch_service(
+        workdir,
+        service_config(reservation),
+        lambda port: _answers(f"http://127.0.0.1:{port}/api/version"),
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    return CompatService(url, TOKEN, process, log, reservation, workdir)
 
 
 # --- scenarios ----------------------------------------------------------------------------
@@ -487,11 +329,25 @@ SCENARIO_ENV: dict[str, dict[str, str]] = {
 
 
 class ScenarioRunner:
-    """Runs ``scenarios/<name>.py`` with the compat python against the service, once each."""
+    """Runs ``scenarios/<name>.py`` with a compat python against a service, once each.
 
-    def __init__(self, python: Path, service: CompatService, workdir: Path) -> None:
+    Args:
+        python: The interpreter of the client's environment.
+        context: What every scenario is told (written to its context file).
+        workdir: Where context files, reports and the scenarios' home go.
+        env: Extra environment variables per scenario name (``"*"``: for all).
+    """
+
+    def __init__(
+        self,
+        python: Path,
+        context: dict[str, Any],
+        workdir: Path,
+        env: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.python = python
-        self.service = service
+        self.context = context
+        self.env = SCENARIO_ENV if env is None else env
         self.workdir = workdir
         self.home = workdir / "home"  # no ~/.qiskit of the user's in the way
         self.home.mkdir(exist_ok=True)
@@ -504,9 +360,10 @@ class ScenarioRunner:
 
     def _run(self, name: str) -> ScenarioRun:
         context = self.workdir / f"{name}.context.json"
-        context.write_text(json.dumps(scenario_context(self.service), indent=1), "utf-8")
+        context.write_text(json.dumps(self.context, indent=1), "utf-8")
         report_path = self.workdir / f"{name}.report.json"
-        env = _clean_env(HOME=str(self.home), **SCENARIO_ENV.get(name, {}))
+        extra = {**self.env.get("*", {}), **self.env.get(name, {})}
+        env = clean_env(HOME=str(self.home), **extra)
         command = [str(self.python), str(SCENARIOS_DIR / f"{name}.py"), str(context),
                    str(report_path)]  # fmt: skip
         started = time.monotonic()
@@ -532,6 +389,34 @@ class ScenarioRunner:
         except (OSError, ValueError):
             report = {}
         return ScenarioRun(name, returncode, output, report, time.monotonic() - started)
+
+
+def assert_check(run: ScenarioRun, scenario: str, check: str, client: str) -> None:
+    """Fail the test unless the scenario reported the check as passed (with what the
+    client saw, and its traceback, when not)."""
+    entry = run.checks.get(check)
+    if entry is None:
+        pytest.fail(f"check {check!r} was not reported.\n{run.describe()}", pytrace=False)
+    if not entry["ok"]:
+        message = f"{scenario}:{check} failed: {entry['detail']}"
+        if entry.get("traceback"):
+            message += f"\n--- traceback in {client} ---\n{entry['traceback']}"
+        pytest.fail(message, pytrace=False)
+
+
+def assert_completed(run: ScenarioRun, checks: tuple[str, ...]) -> None:
+    """The script ran to its end, exited 0 and reported exactly ``checks``."""
+    assert run.returncode == 0, run.describe()
+    assert run.report.get("complete"), run.describe()
+    reported = [entry["name"] for entry in run.report["checks"]]
+    assert reported == list(checks), f"reported checks differ: {reported}"
+
+
+def assert_log_clean(process: subprocess.Popen[bytes], text: str) -> None:
+    """The service still runs and logged no crash."""
+    assert process.poll() is None, f"the service exited:\n{text[-5000:]}"
+    for marker in ("Traceback (most recent call last)", "Exception in ASGI application"):
+        assert marker not in text, f"the service logged an error:\n{text[-5000:]}"
 
 
 def _text(value: str | bytes | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from compat_env import CompatService, ScenarioRun
+from compat_env import CompatService, ScenarioRun, assert_check, assert_completed, assert_log_clean
 
 CHECKS: dict[str, tuple[str, ...]] = {
     "account": (
@@ -85,25 +85,13 @@ pytestmark = [
     ids=[f"{scenario}:{check}" for scenario, checks in CHECKS.items() for check in checks],
 )
 def test_check(scenario: str, check: str, run_scenario: Callable[[str], ScenarioRun]) -> None:
-    run = run_scenario(scenario)
-    entry = run.checks.get(check)
-    if entry is None:
-        pytest.fail(f"check {check!r} was not reported.\n{run.describe()}", pytrace=False)
-    if not entry["ok"]:
-        message = f"{scenario}:{check} failed: {entry['detail']}"
-        if entry.get("traceback"):
-            message += f"\n--- traceback in the original client ---\n{entry['traceback']}"
-        pytest.fail(message, pytrace=False)
+    assert_check(run_scenario(scenario), scenario, check, "the original client")
 
 
 @pytest.mark.parametrize("scenario", list(CHECKS))
 def test_scenario_completed(scenario: str, run_scenario: Callable[[str], ScenarioRun]) -> None:
     """The script ran to its end, exited 0 and reported exactly the listed checks."""
-    run = run_scenario(scenario)
-    assert run.returncode == 0, run.describe()
-    assert run.report.get("complete"), run.describe()
-    reported = [entry["name"] for entry in run.report["checks"]]
-    assert reported == list(CHECKS[scenario]), f"reported checks differ: {reported}"
+    assert_completed(run_scenario(scenario), CHECKS[scenario])
 
 
 def test_service_log_has_no_errors(
@@ -112,7 +100,4 @@ def test_service_log_has_no_errors(
     """No request made the service crash (runs after every scenario of this module)."""
     for scenario in CHECKS:
         run_scenario(scenario)
-    text = compat_service.log_text()
-    assert compat_service.process.poll() is None, f"the service exited:\n{text[-5000:]}"
-    for marker in ("Traceback (most recent call last)", "Exception in ASGI application"):
-        assert marker not in text, f"the service logged an error:\n{text[-5000:]}"
+    assert_log_clean(compat_service.process, compat_service.log_text())

@@ -43,6 +43,7 @@ from starlette.routing import Route as StarletteRoute
 
 from ibmq_async.local import BackendConfig, LocalService, LocalServiceConfig, UserConfig
 from ibmq_async.local.app import create_app
+from ibmq_async.local.platform.routes import is_platform_path
 
 SIM = "ibmq_qasm_simulator"
 DEVICE = "ibmq_vigo"
@@ -747,8 +748,8 @@ async def test_a_websocket_token_that_is_not_unicode_is_refused_with_1008(
 
 def test_the_generated_requests_cover_every_route_of_the_service(service: Service) -> None:
     served = set()
-    for route in service.app.routes:
-        if isinstance(route, StarletteRoute):
+    for route in service.app.routes:  # the platform API's routes: test_platform_bad_input.py
+        if isinstance(route, StarletteRoute) and not is_platform_path(route.path):
             served |= {(method, route.path) for method in route.methods or () if method != "HEAD"}
     hgp = "/api/Network/{hub}/Groups/{group}/Projects/{project}"
     generated = {

@@ -68,8 +68,8 @@ class Scenario:
         with open(sys.argv[1], encoding="utf-8") as handle:
             self.context: dict[str, Any] = json.load(handle)
         self._report_path = sys.argv[2]
-        self.url: str = self.context["url"]
-        self.token: str = self.context["token"]
+        self.url: str = self.context.get("url", "")
+        self.token: str = self.context.get("token", "")
         self.checks: list[dict[str, Any]] = []
         self._passed: dict[str, bool] = {}
         self._started = time.monotonic()
