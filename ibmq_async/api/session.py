@@ -371,6 +371,7 @@ class HttpSession:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         base_timeout: httpx.Timeout | None = None,
+        error_parser: ErrorParser | None = None,
     ) -> httpx.Response:
         """Send a request, retrying under the policy, and return the (read, closed) response.
 
@@ -387,6 +388,8 @@ class HttpSession:
             timeout: Seconds for the whole call including retries; also caps every attempt.
             retry: Overrides the session's retry policy for this call.
             base_timeout: Overrides the session's per-attempt timeouts for this call.
+            error_parser: Reads this call's error bodies, if not the session's API's (a
+                token service on another host).
 
         Returns:
             The 2xx response, already read and closed.
@@ -416,7 +419,7 @@ class HttpSession:
                 headers=headers,
                 timeout=attempt_timeout,
             )
-            return await self._send_once(request, auth)
+            return await self._send_once(request, auth, error_parser or self.error_parser)
 
         return await call_with_retry(
             attempt,
@@ -455,7 +458,9 @@ class HttpSession:
                 response,
             ) from exc
 
-    async def _send_once(self, request: httpx.Request, auth: httpx.Auth | None) -> httpx.Response:
+    async def _send_once(
+        self, request: httpx.Request, auth: httpx.Auth | None, error_parser: ErrorParser
+    ) -> httpx.Response:
         started = time.monotonic()
         try:
             response = await self.client.send(request, auth=auth)
