@@ -394,21 +394,34 @@ async def call_with_retry(
         ApiTimeoutError: The deadline expired during an attempt.
     """
     budget = Budget(policy, timeout)
-    retrying = AsyncRetrying(
-        stop=stop_when_budget_is_spent(policy, budget),
-        wait=wait_for_retry_after_or_backoff(policy),
-        retry=retry_if_worth_another_try(
-            policy, budget, idempotent=idempotent, is_retryable=is_retryable, counts=counts
-        ),
-        before_sleep=log_before_retry(call, policy),
-        sleep=budget.sleep,
-        reraise=True,
-    )
+    retrying: AsyncRetrying | None = None
     with anyio.move_on_after(max(budget.remaining(), 0)):
+        # Most calls succeed at once, so tenacity is entered only after a failure; its
+        # first round raises that failure again, so that its rules judge every failure.
+        try:
+            return await attempt()
+        except Exception as error:
+            failures = [error]
+
+        async def replay_then_attempt() -> T:
+            if failures:
+                raise failures.pop()
+            return await attempt()
+
+        retrying = AsyncRetrying(
+            stop=stop_when_budget_is_spent(policy, budget),
+            wait=wait_for_retry_after_or_backoff(policy),
+            retry=retry_if_worth_another_try(
+                policy, budget, idempotent=idempotent, is_retryable=is_retryable, counts=counts
+            ),
+            before_sleep=log_before_retry(call, policy),
+            sleep=budget.sleep,
+            reraise=True,
+        )
         try:
             async for attempt_round in retrying:
                 with attempt_round:
-                    return await attempt()
+                    return await replay_then_attempt()
         except ApiError as error:
             error.retries_taken = _retries(retrying)
             raise
@@ -421,7 +434,7 @@ async def call_with_retry(
         + (f" (the previous attempt failed: {_describe_error(previous)})" if previous else ""),
         method=call.method,
         url=call.url,
-        retries_taken=_retries(retrying),
+        retries_taken=0 if retrying is None else _retries(retrying),
     ) from None
 
 

@@ -486,13 +486,14 @@ class HttpSession:
             self.redactor.redact_request(request)
             raise
         self.redactor.redact_response(response)
-        logger.debug(
-            "%s %s -> %d in %.3f s",
-            request.method,
-            request.url,
-            response.status_code,
-            time.monotonic() - started,
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d in %.3f s",
+                request.method,
+                request.url,
+                response.status_code,
+                time.monotonic() - started,
+            )
         if response.is_error:
             raise error_from_response(response, self.error_parser, redact=self.redactor.redact)
         return response

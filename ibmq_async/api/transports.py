@@ -31,6 +31,7 @@ import contextlib
 import ipaddress
 import ssl
 import urllib.request
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
@@ -399,6 +400,40 @@ class _ProxyRouter(httpx.AsyncBaseTransport):
             await transport.aclose()
 
 
+class _Slots:
+    """A count of free slots and a queue of waiters, handed slots first come, first served.
+
+    Cheaper than ``anyio.CapacityLimiter`` on the path every request takes: taking a free
+    slot neither awaits nor tracks who holds it.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.free = total
+        self._waiters: deque[anyio.Event] = deque()
+
+    async def acquire(self) -> None:
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return
+        handed = anyio.Event()
+        self._waiters.append(handed)
+        try:
+            await handed.wait()
+        except BaseException:
+            if handed.is_set():
+                self.release()  # handed a slot, then cancelled: pass it on
+            else:
+                self._waiters.remove(handed)
+            raise
+
+    def release(self) -> None:
+        if self._waiters:
+            self._waiters.popleft().set()  # the slot goes straight to the next in line
+        else:
+            self.free += 1
+
+
 class InFlightLimit(httpx.AsyncBaseTransport):
     """Lets at most ``limit`` requests through ``transport`` at once; the rest wait here,
     where waiting is cheap, rather than in a connection pool whose queue slows down as it
@@ -408,11 +443,19 @@ class InFlightLimit(httpx.AsyncBaseTransport):
         if limit < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.transport = transport
-        self.slots = anyio.CapacityLimiter(limit)
+        self.slots = _Slots(limit)
+
+    @property
+    def in_flight(self) -> int:
+        """How many requests hold a slot."""
+        return self.slots.total - self.slots.free
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        async with self.slots:
+        await self.slots.acquire()
+        try:
             return await self.transport.handle_async_request(request)
+        finally:
+            self.slots.release()
 
     async def aclose(self) -> None:
         await self.transport.aclose()
@@ -547,7 +590,7 @@ class Network:
     def requests_in_flight(self) -> int:
         """How many REST requests are being sent or answered right now."""
         rest = self.rest
-        return int(rest.slots.borrowed_tokens) if isinstance(rest, InFlightLimit) else 0
+        return rest.in_flight if isinstance(rest, InFlightLimit) else 0
 
     def websocket(
         self,
