@@ -1,10 +1,13 @@
 """Benchmark: the client's memory with many jobs awaiting their results at once.
 
 The service (``ibmq-async serve`` in its own process) hosts the simulator with its queue
-paused, so every job stays QUEUED and every ``job.result()`` keeps waiting. Two client
+paused, so every job stays QUEUED and every ``job.result()`` keeps waiting. Three client
 processes, one after the other:
 
 * the baseline: the same imports and ``enable_account`` as the measured process, no jobs;
+* the bare tasks: the same, then N tasks each awaiting an ``asyncio.Event``, the way the
+  measured process starts its waits, with no SDK in them: the stall that starting N tasks
+  at once costs whatever they do;
 * the measured one: submits N jobs (``backend.run(qobj)``, 32 submissions in flight at a
   time), then starts N tasks each awaiting ``job.result()``, holds them for ``--hold``
   seconds while sampling its RSS every 0.25 s, then cancels them.
@@ -16,6 +19,11 @@ time during the hold (a waiting client should be idle) as a fraction of one core
 longest stall of the event loop in each phase (submission, the start of the waits: the
 first ``START_PHASE`` seconds after the N tasks are made, the rest of the hold), how many
 waits ended early and why, and the service's RSS with N queued jobs.
+
+CPython's cyclic garbage collector stops the process while it walks every tracked object,
+so with thousands of jobs alive its full collections are stalls of their own, whatever the
+SDK does: they are recorded from ``gc.callbacks`` (the longest per phase, and the number of
+tracked objects), and each stall is also reported without the collections inside it.
 
 A stall is measured two ways: a heartbeat coroutine sleeps ``BEAT`` seconds at a time and
 records how much later than asked it woke (exact, but only known once the loop runs it
@@ -35,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import gc
 import json
 import os
 import sys
@@ -83,6 +92,14 @@ class Watch:
         self.max_lag = 0.0
         self.phase = "login"
         self.stalls: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        self.stalls_without_gc: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        self.gc_pauses: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        self.gc_counts: collections.Counter[str] = collections.Counter()
+        self._gc_started = 0.0
+        self._gc_intervals: collections.deque[tuple[float, float]] = collections.deque(
+            maxlen=100_000
+        )
+        gc.callbacks.append(self._on_gc)
         self.hold_started: float | None = None
         self.report: dict[str, Any] = {}
         self.waits: list[asyncio.Future[Any]] = []
@@ -103,13 +120,32 @@ class Watch:
     def record_stall(self, phase: str, stall: float) -> None:
         self.stalls[phase] = max(self.stalls[phase], stall)
 
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        now = time.monotonic()
+        if phase == "start":
+            self._gc_started = now
+            return
+        pause = now - self._gc_started
+        self._gc_intervals.append((self._gc_started, now))
+        current = self.current_phase(self._gc_started)
+        self.gc_pauses[current] = max(self.gc_pauses[current], pause)
+        if info.get("generation") == 2:
+            self.gc_counts[current] += 1
+
+    def gc_time_between(self, start: float, end: float) -> float:
+        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in list(self._gc_intervals))
+
     async def heartbeat(self) -> None:
         while True:
             asked = time.monotonic()
             self.beat = asked
             await asyncio.sleep(BEAT)
             woke = time.monotonic()
-            self.record_stall(self.current_phase(asked), woke - asked - BEAT)
+            phase = self.current_phase(asked)
+            late = woke - asked - BEAT
+            self.record_stall(phase, late)
+            without = late - self.gc_time_between(asked, woke)
+            self.stalls_without_gc[phase] = max(self.stalls_without_gc[phase], without)
 
     def start_hold(self, waits: list[asyncio.Future[Any]]) -> None:
         self.waits = waits
@@ -140,6 +176,14 @@ class Watch:
         )
         report["max_event_loop_lag_seconds"] = round(self.max_lag, 3)
         report["max_stall_seconds_by_phase"] = {k: round(v, 3) for k, v in self.stalls.items()}
+        report["max_stall_without_gc_seconds_by_phase"] = {
+            k: round(v, 3) for k, v in self.stalls_without_gc.items()
+        }
+        report["max_gc_pause_seconds_by_phase"] = {
+            k: round(v, 3) for k, v in self.gc_pauses.items()
+        }
+        report["full_collections_by_phase"] = dict(self.gc_counts)
+        report["gc_tracked_objects_at_end"] = len(gc.get_objects())
         report["rss_at_end_of_hold"] = self.rss()
         with self._lock:
             samples = list(self.samples)
@@ -183,8 +227,14 @@ async def _worker(args: argparse.Namespace, qobj: dict[str, Any]) -> None:
         jobs = await asyncio.gather(*(submit() for _ in range(args.n)))
         watch.report["submit_seconds"] = round(time.monotonic() - started, 1)
         watch.report["rss_after_submit"] = watch.rss()
+        if args.gc_freeze:
+            gc.freeze()  # the jobs are long-lived: the collector stops walking them
         log(f"worker: {len(jobs)} jobs submitted in {watch.report['submit_seconds']} s")
         watch.start_hold([asyncio.ensure_future(job.result()) for job in jobs])
+    elif args.worker == "bare_tasks":
+        # What the start of N waits costs with no SDK at all: N tasks awaiting an event.
+        never = asyncio.Event()
+        watch.start_hold([asyncio.ensure_future(never.wait()) for _ in range(args.n)])
     else:
         watch.start_hold([])
     await asyncio.sleep(args.hold + 3600)  # the watch thread ends the process
@@ -230,7 +280,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, help="jobs in flight (default 10,000)")
     parser.add_argument("--hold", type=float, help="seconds the waits are held (default 30)")
     parser.add_argument("--chart", help="write a PNG chart here")
-    parser.add_argument("--worker", choices=("baseline", "jobs"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="call gc.freeze() once the jobs are submitted (what a service holding many "
+        "jobs can do so that full collections do not walk them)",
+    )
+    parser.add_argument(
+        "--worker", choices=("baseline", "bare_tasks", "jobs"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--qobj-file", help=argparse.SUPPRESS)
@@ -248,12 +306,14 @@ def main() -> None:
         qobj_file = Path(tmp) / "qobj.json"
         qobj_file.write_text(json.dumps(trivial_qobj()), encoding="utf-8")
         with local_service(service_toml(paused=True)) as service:
-            for worker in ("baseline", "jobs"):
+            for worker in ("baseline", "bare_tasks", "jobs"):
                 log(f"{worker} process" + (f": {args.n} jobs" if worker == "jobs" else ""))
                 command = [
                     sys.executable, __file__, "--worker", worker, "--url", service.url,
                     "--token", service.token, "--qobj-file", str(qobj_file),
-                    "--n", str(args.n), "--hold", str(args.hold),
+                    "--n", str(args.n),
+                    "--hold", str(START_PHASE + 1 if worker == "bare_tasks" else args.hold),
+                    *(["--gc-freeze"] if args.gc_freeze else []),
                 ]  # fmt: skip
                 run = run_worker(command, timeout=args.hold + 1800)
                 if not run.report:
@@ -276,7 +336,15 @@ def main() -> None:
         "client_cpu_fraction_of_a_core_during_hold": measured["hold_cpu_fraction_of_a_core"],
         "max_event_loop_lag_seconds": measured["max_event_loop_lag_seconds"],
         "max_stall_seconds_by_phase": measured["max_stall_seconds_by_phase"],
+        "max_stall_without_gc_seconds_by_phase": measured["max_stall_without_gc_seconds_by_phase"],
+        "max_gc_pause_seconds_by_phase": measured["max_gc_pause_seconds_by_phase"],
+        "full_collections_by_phase": measured["full_collections_by_phase"],
+        "gc_tracked_objects_at_end": measured["gc_tracked_objects_at_end"],
+        "baseline_gc_tracked_objects": baseline["gc_tracked_objects_at_end"],
         "baseline_max_event_loop_lag_seconds": baseline["max_event_loop_lag_seconds"],
+        "bare_tasks_start_stall_seconds": documents["bare_tasks"]["max_stall_seconds_by_phase"][
+            "start of the waits"
+        ],
         "waits_still_pending_at_end": measured["waits_still_pending"],
         "waits_ended_early": measured["waits_ended_early"],
         "first_error": measured["first_error"],
@@ -291,6 +359,7 @@ def main() -> None:
             "submission": f"backend.run(qobj), {SUBMIT_IN_FLIGHT} at a time",
             "waits": "one asyncio task per job awaiting job.result(), all at once",
             "service": "ibmq-async serve subprocess, simulator queue paused (jobs stay QUEUED)",
+            "gc_freeze_after_submission": args.gc_freeze,
         },
         "results": results,
         "baseline": baseline,

@@ -261,24 +261,16 @@ class IBMQJob:
         if self._status.is_final:
             return self._status.job_status
 
-        reported: tuple[ApiJobStatus, QueueInfo | None] | None = None
-
-        async def on_status(response: JobStatusResponse) -> None:
-            nonlocal reported
-            self._apply_status(response)
-            current = (self._status, self._queue_info)
-            if callback is None or current == reported:
-                return
-            reported = current
-            outcome = callback(self.job_id(), self._status.job_status, self, self._queue_info)
-            if inspect.isawaitable(outcome):
-                await outcome
-
+        on_status = None if callback is None else self._status_reporter(callback)
         try:
+            # Without a callback the job needs only the final status: such a wait is not
+            # woken by the statuses on the way (thousands of waits then cost nothing).
             final = await self._api.waits.wait_for_final(
                 self.job_id(), timeout=timeout, on_status=on_status
             )
         except ApiJobWaitTimeoutError as error:
+            if error.last_status is not None:
+                self._apply_status(error.last_status)
             raise IBMQJobTimeoutError(
                 f"Timeout while waiting for job {self.job_id()} "
                 f"(last status {self._status.value}, timeout {timeout} s)"
@@ -287,6 +279,26 @@ class IBMQJob:
             raise IBMQJobApiError(f"Unable to wait for job {self.job_id()}: {error}") from error
         self._apply_status(final)
         return self._status.job_status
+
+    def _status_reporter(
+        self, callback: StatusCallback
+    ) -> Callable[[JobStatusResponse], Awaitable[None]]:
+        """What a wait calls with each status: record it, and call ``callback`` if what it
+        shows (status, queue info) changed."""
+        reported: tuple[ApiJobStatus, QueueInfo | None] | None = None
+
+        async def on_status(response: JobStatusResponse) -> None:
+            nonlocal reported
+            self._apply_status(response)
+            current = (self._status, self._queue_info)
+            if current == reported:
+                return
+            reported = current
+            outcome = callback(self.job_id(), self._status.job_status, self, self._queue_info)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+        return on_status
 
     async def watch(self) -> AsyncIterator[JobStatus]:
         """Yield the job's status now, then each change, until it is final.

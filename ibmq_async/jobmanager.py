@@ -112,9 +112,9 @@ class ManagedJob:
         job: IBMQJob | None = _UNCHANGED,
         status: JobStatus | None = _UNCHANGED,
         submit_error: IBMQError | None = _UNCHANGED,
-    ) -> None:
+    ) -> bool:
         """Change what the chunk's :attr:`state` is made of (the arguments given), and
-        tell ``on_state_change`` if the state changed."""
+        tell ``on_state_change`` if the state changed. Returns whether it did."""
         before = self.state
         if job is not _UNCHANGED:
             self.job = job
@@ -123,8 +123,11 @@ class ManagedJob:
         if submit_error is not _UNCHANGED:
             self.submit_error = submit_error
         after = self.state
-        if after != before and self.on_state_change is not None:
+        if after == before:
+            return False
+        if self.on_state_change is not None:
             self.on_state_change(before, after)
+        return True
 
     @property
     def size(self) -> int:
@@ -513,8 +516,8 @@ class ManagedJobSet:
             await self._acquire_slot(chunk, wait=True)
 
         async def on_status(*_: Any) -> None:
-            chunk.set_state(status=job.api_status.job_status)
-            await self._report_progress()
+            if chunk.set_state(status=job.api_status.job_status):
+                await self._report_progress()
 
         try:
             chunk.set_state(

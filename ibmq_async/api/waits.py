@@ -74,6 +74,14 @@ class PollingPolicy:
         initial: The first wait between two status polls of a job, in seconds.
         maximum: The cap of the wait between polls.
         factor: How much each wait grows over the previous one.
+        max_polls_per_second: The most job statuses the poller asks for per second, all
+            jobs together: with many jobs polled, no job's wait is shorter than
+            ``jobs / max_polls_per_second`` (10,000 waiting jobs are each polled every
+            10 s; 100 jobs still from 0.1 s). ``None``: no such bound.
+        stream_while_waiting: A job is followed on its stream (the status websocket)
+            only while at most this many jobs are waited on at once; beyond, waits join
+            the batched polls, which cost less per job than a websocket each (and push
+            latency matters less when many jobs are waited on together).
         websocket_reconnects: How many times a websocket that dropped after it was
             authenticated is reopened before the watch switches to polling.
         websocket_auth_timeout: Seconds to wait for the ``authenticated`` frame.
@@ -88,17 +96,21 @@ class PollingPolicy:
     initial: float = 0.1
     maximum: float = 5.0
     factor: float = 2.0
+    max_polls_per_second: float | None = 1000.0
+    stream_while_waiting: int = 8
     websocket_reconnects: int = 5
     websocket_auth_timeout: float = 10.0
     websocket_ping_interval: float | None = 20.0
     websocket_check_interval: float | None = 60.0
     sleep: Callable[[float], Awaitable[None]] | None = field(default=None, compare=False)
 
-    def next_wait(self, previous: float | None) -> float:
-        """The wait after ``previous`` (``None`` for the first one)."""
-        if previous is None:
-            return min(self.initial, self.maximum)
-        return min(previous * self.factor, self.maximum)
+    def next_wait(self, previous: float | None, *, polled: int = 1) -> float:
+        """The wait after ``previous`` (``None`` for the first one), with ``polled`` jobs
+        polled at once: the backoff, but never less than ``polled /
+        max_polls_per_second``."""
+        backoff = self.initial if previous is None else previous * self.factor
+        share = polled / self.max_polls_per_second if self.max_polls_per_second else 0.0
+        return max(min(backoff, max(self.maximum, share)), share)
 
     async def pause(self, seconds: float) -> None:
         """Sleep with the injected sleep, or ``anyio.sleep``."""
@@ -119,10 +131,14 @@ class StatusKind(Generic[S]):
         is_final: Whether the job can no longer change.
         stage: How far along the job is; a status of an earlier stage than the last one
             seen is stale (an old poll, a replayed frame) and ignored.
+        news: Whether a status tells anything the last one did not (by default: they
+            differ). A queued job's estimated start time, which a service recomputes at
+            every poll, need not be news.
     """
 
     is_final: Callable[[S], bool]
     stage: Callable[[S], int]
+    news: Callable[[S, S], bool] | None = None
 
 
 class StatusStream(Protocol[S_co]):
@@ -158,7 +174,8 @@ class _Watch(Generic[S]):
     """The statuses of one job, shared by everyone waiting on it."""
 
     __slots__ = (
-        "changed",
+        "_changed",
+        "attention",
         "cursors",
         "due",
         "error",
@@ -181,7 +198,8 @@ class _Watch(Generic[S]):
         self.history: list[S] = []  # entries from position ``offset`` on
         self.offset = 0
         self.cursors: list[list[int]] = []  # each user's next position to deliver
-        self.changed = anyio.Event()
+        self._changed: anyio.Event | None = None  # set by news; made when someone waits
+        self.attention = anyio.Event()  # set when the job ends, or when a driver is wanted
         self.users = 0
         self.waiting = 0  # users blocked in a wait for news right now
         self.streaming = False  # a waiter holds the job's stream
@@ -191,6 +209,17 @@ class _Watch(Generic[S]):
         self.due = 0.0
         self.ticket = 0  # of its latest place in the poller's queue
         self.error: BaseException | None = None
+
+    @property
+    def changed(self) -> anyio.Event:
+        """Set by the next news (made on demand: most waits want only the end)."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        return self._changed
+
+    def is_over(self) -> bool:
+        """Whether the job has reached a final status."""
+        return bool(self.history) and self.kind.is_final(self.history[-1])
 
     @property
     def final(self) -> S | None:
@@ -208,7 +237,8 @@ class _Watch(Generic[S]):
             last = self.history[-1]
             if self.kind.is_final(last) or self.kind.stage(status) < self.kind.stage(last):
                 return False
-            if last == status:
+            news = self.kind.news
+            if not (news(last, status) if news is not None else last != status):
                 return False
         self.history.append(status)
         self.notify()
@@ -253,8 +283,19 @@ class _Watch(Generic[S]):
             self.offset += drop
 
     def notify(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
+        """Wake the waiters that follow every status (and all of them once it is over)."""
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+        if self.error is not None or self.final is not None:
+            self.attention.set()
+
+    def summon(self) -> None:
+        """Wake every waiter: the job needs someone to stream or poll it."""
+        self.notify()
+        self.attention.set()
+        if self.error is None and self.final is None:
+            self.attention = anyio.Event()
 
 
 class _Clock:
@@ -297,13 +338,22 @@ class _Poller(Generic[S]):
         self._wake = anyio.Event()
         self.leading = False
         self.requests = 0
+        self.polled = 0
 
     def register(self, watch: _Watch[S]) -> None:
         """Poll the job now, then on its backoff."""
+        if not watch.polled:
+            self.polled += 1
         watch.polled = True
         watch.error = None
         self._schedule(watch, self._clock.now())
         self._wake.set()
+
+    def drop(self, watch: _Watch[S]) -> None:
+        """Stop polling the job."""
+        if watch.polled:
+            self.polled -= 1
+        watch.polled = False
 
     def _schedule(self, watch: _Watch[S], due: float) -> None:
         watch.due = due
@@ -366,7 +416,7 @@ class _Poller(Generic[S]):
         if first is None:
             return
         if first.waiting > 0:
-            first.notify()
+            first.summon()
             return
         ready = [
             (due, watch)
@@ -374,7 +424,7 @@ class _Poller(Generic[S]):
             if watch.polled and watch.ticket == ticket and watch.waiting > 0
         ]
         if ready:
-            min(ready, key=lambda entry: entry[0])[1].notify()
+            min(ready, key=lambda entry: entry[0])[1].summon()
 
     async def _poll(self, batch: list[_Watch[S]]) -> None:
         answers: Mapping[str, S] = {}
@@ -384,7 +434,7 @@ class _Poller(Generic[S]):
                 answers = await self._fetch_many([watch.job_id for watch in batch])
             except Exception as error:
                 for watch in batch:
-                    watch.polled = False
+                    self.drop(watch)
                     watch.fail(error)
                 return
             except BaseException:
@@ -397,7 +447,7 @@ class _Poller(Generic[S]):
                 try:
                     status = await self._fetch_one(watch.job_id)
                 except Exception as error:
-                    watch.polled = False
+                    self.drop(watch)
                     watch.fail(error)
                     continue
                 except BaseException:
@@ -405,10 +455,10 @@ class _Poller(Generic[S]):
                     raise
             watch.publish(status)
             if watch.final is not None:
-                watch.polled = False
+                self.drop(watch)
             elif watch.polled:
                 now = self._clock.now()
-                watch.wait = self.policy.next_wait(watch.wait)
+                watch.wait = self.policy.next_wait(watch.wait, polled=self.polled)
                 pause = aligned_wait(watch.wait, now) if self._fetch_many else watch.wait
                 logger.debug("Job %s: next poll in %.2f s", watch.job_id, pause)
                 self._schedule(watch, now + pause)
@@ -495,23 +545,23 @@ class JobWaits(Generic[S]):
                 (:class:`ApiProtocolError`): a wait never hangs on an unknown state.
         """
         watch = self._acquire(job_id)
-        cursor = watch.add_cursor()
+        cursor: list[int] | None = None
+        deliver: Callable[[], Awaitable[None]] = _nothing
+        if on_status is not None:
+            cursor = watch.add_cursor()
+            position = cursor
 
-        async def deliver() -> None:
-            while (status := watch.next_for(cursor)) is not None:
-                if on_status is not None:
+            async def deliver() -> None:
+                while (status := watch.next_for(position)) is not None:
                     outcome = on_status(status)
                     if inspect.isawaitable(outcome):
                         await outcome
 
-        def final() -> bool:
-            return watch.final is not None
-
         try:
             if timeout is None:
-                return await self._until_final(watch, final, deliver)
+                return await self._until_final(watch, deliver, every=cursor is not None)
             with anyio.move_on_after(timeout):
-                return await self._until_final(watch, final, deliver)
+                return await self._until_final(watch, deliver, every=cursor is not None)
             last = watch.history[-1] if watch.history else None
             described = getattr(getattr(last, "status", None), "value", None)
             error = ApiJobWaitTimeoutError(
@@ -522,16 +572,14 @@ class JobWaits(Generic[S]):
             error.last_status = last
             raise error
         finally:
-            watch.remove_cursor(cursor)
+            if cursor is not None:
+                watch.remove_cursor(cursor)
             self._release(watch)
 
     async def _until_final(
-        self,
-        watch: _Watch[S],
-        final: Callable[[], bool],
-        deliver: Callable[[], Awaitable[None]],
+        self, watch: _Watch[S], deliver: Callable[[], Awaitable[None]], *, every: bool
     ) -> S:
-        await self._follow(watch, final, deliver)
+        await self._follow(watch, watch.is_over, deliver, every=every)
         await deliver()
         status = watch.final
         assert status is not None
@@ -557,7 +605,7 @@ class JobWaits(Generic[S]):
                 def has_new(seen: int = cursor[0]) -> bool:
                     return watch.end > seen
 
-                await self._follow(watch, has_new, _nothing)
+                await self._follow(watch, has_new, _nothing, every=True)
         finally:
             watch.remove_cursor(cursor)
             self._release(watch)
@@ -575,7 +623,7 @@ class JobWaits(Generic[S]):
     def _release(self, watch: _Watch[S]) -> None:
         watch.users -= 1
         if watch.users <= 0:
-            watch.polled = False
+            self._poller.drop(watch)
             if self._watches.get(watch.job_id) is watch:
                 del self._watches[watch.job_id]
 
@@ -584,10 +632,16 @@ class JobWaits(Generic[S]):
         watch: _Watch[S],
         until: Callable[[], bool],
         on_change: Callable[[], Awaitable[None]],
+        *,
+        every: bool,
     ) -> None:
-        """Return once ``until()`` holds: stream the job, lead the poller, or follow."""
+        """Return once ``until()`` holds: stream the job, lead the poller, or follow.
+
+        A waiter that wants ``every`` status is woken by each one; the others only when
+        the job ends, fails, or needs someone to drive it.
+        """
         while True:
-            changed = watch.changed
+            changed = watch.changed if every else watch.attention
             await on_change()
             if watch.error is not None:
                 raise watch.error
@@ -618,10 +672,14 @@ class JobWaits(Generic[S]):
         stream, session = self._stream, self._session
         if stream is None or watch.stream_failed or not session.websockets_enabled:
             return False
+        if len(self._watches) > self.policy.stream_while_waiting:
+            return False
+        slots = session.websocket_slots
+        if slots.available_tokens < 1:  # the usual case with many waits: no exception
+            return False
         try:
-            session.websocket_slots.acquire_on_behalf_of_nowait(watch)
+            slots.acquire_on_behalf_of_nowait(watch)
         except anyio.WouldBlock:
-            logger.debug("Job %s: every stream slot is taken; polling", watch.job_id)
             return False
 
         async def publish(status: S) -> bool:
@@ -640,9 +698,9 @@ class JobWaits(Generic[S]):
             logger.info("Job %s: status stream unavailable (%s); polling", watch.job_id, exc)
             return True
         finally:
-            session.websocket_slots.release_on_behalf_of(watch)
+            slots.release_on_behalf_of(watch)
             watch.streaming = False
-            watch.notify()
+            watch.summon()
 
 
 async def _nothing() -> None:

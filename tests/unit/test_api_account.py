@@ -728,6 +728,6 @@ async def test_job_statuses_ask_for_few_fields_and_do_without_if_refused(
     assert sorted(first) == ["a", "b"]
     assert first["a"].status is ApiJobStatus.QUEUED
     assert list(second) == ["c"]
-    assert filters[0]["fields"] == ["id", "status", "creationDate", "infoQueue"]
+    assert filters[0]["fields"] == ["id", "status", "infoQueue"]
     assert filters[0]["where"] == {"id": {"inq": ["a", "b", "gone"]}}
     assert ["fields" in query for query in filters] == [True, False, False]

@@ -51,7 +51,7 @@ M = TypeVar("M", bound=BaseModel)
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 DEFAULT_PAGE_SIZE = 50
-_STATUS_FIELDS = ("id", "status", "creationDate", "infoQueue")
+_STATUS_FIELDS = ("id", "status", "infoQueue")
 """What a batched status poll asks of each job (the listing gives whole jobs otherwise)."""
 
 

@@ -59,8 +59,18 @@ def _stage(status: JobStatusResponse) -> int:
     return 4 if status.status.is_final else _STAGE.get(status.status, 0)
 
 
+def _news(last: JobStatusResponse, new: JobStatusResponse) -> bool:
+    """A new status, or a new place in the queue (not an estimated time recomputed)."""
+    if new.status is not last.status:
+        return True
+    before, after = last.queue_info, new.queue_info
+    if before is None or after is None:
+        return before is not after
+    return (before.position, before.status) != (after.position, after.status)
+
+
 CLASSIC_STATUS: StatusKind[JobStatusResponse] = StatusKind(
-    is_final=lambda status: status.status.is_final, stage=_stage
+    is_final=lambda status: status.status.is_final, stage=_stage, news=_news
 )
 """How the waits read the classic API's status documents."""
 
