@@ -104,6 +104,7 @@ class Watch:
         self.report: dict[str, Any] = {}
         self.waits: list[asyncio.Future[Any]] = []
         self.cpu_at_hold = 0.0
+        self.cpu_after_start: float | None = None
         self._lock = threading.Lock()
 
     def rss(self) -> int:
@@ -161,6 +162,8 @@ class Watch:
             lag = now - self.beat - BEAT
             self.record_stall(self.current_phase(self.beat), lag)
             if self.hold_started is not None:
+                if self.cpu_after_start is None and now - self.hold_started >= START_PHASE:
+                    self.cpu_after_start = client_usage()["cpu_seconds"]
                 self.max_lag = max(self.max_lag, lag)
                 if now - self.hold_started >= self.hold:
                     self.finish()
@@ -174,6 +177,11 @@ class Watch:
         report["hold_cpu_fraction_of_a_core"] = round(
             report["hold_cpu_seconds"] / report["hold_seconds"], 3
         )
+        if self.cpu_after_start is not None:
+            steady = client_usage()["cpu_seconds"] - self.cpu_after_start
+            report["hold_cpu_fraction_of_a_core_after_start"] = round(
+                steady / max(report["hold_seconds"] - START_PHASE, 1e-9), 3
+            )
         report["max_event_loop_lag_seconds"] = round(self.max_lag, 3)
         report["max_stall_seconds_by_phase"] = {k: round(v, 3) for k, v in self.stalls.items()}
         report["max_stall_without_gc_seconds_by_phase"] = {
@@ -334,6 +342,10 @@ def main() -> None:
         "hold_seconds": measured["hold_seconds"],
         "client_cpu_seconds_during_hold": measured["hold_cpu_seconds"],
         "client_cpu_fraction_of_a_core_during_hold": measured["hold_cpu_fraction_of_a_core"],
+        "client_cpu_fraction_of_a_core_after_the_start": measured.get(
+            "hold_cpu_fraction_of_a_core_after_start"
+        ),
+        "baseline_cpu_fraction_of_a_core_during_hold": baseline["hold_cpu_fraction_of_a_core"],
         "max_event_loop_lag_seconds": measured["max_event_loop_lag_seconds"],
         "max_stall_seconds_by_phase": measured["max_stall_seconds_by_phase"],
         "max_stall_without_gc_seconds_by_phase": measured["max_stall_without_gc_seconds_by_phase"],
