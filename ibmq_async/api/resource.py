@@ -17,7 +17,7 @@ import anyio
 import httpx
 from pydantic import BaseModel
 
-from ibmq_async.api.errors import protocol_error, validate_model
+from ibmq_async.api.errors import protocol_error, validate_model, validate_model_json
 from ibmq_async.api.retry import RetryPolicy
 from ibmq_async.api.session import HttpSession
 from ibmq_async.exceptions import ApiTimeoutError
@@ -94,8 +94,8 @@ class Resource:
         retry: RetryPolicy | None,
         **kwargs: Any,
     ) -> M:
-        data, response = await self._json(method, url, timeout=timeout, retry=retry, **kwargs)
-        return validate_model(model, data, what=what, response=response)
+        response = await self._send(method, url, timeout=timeout, retry=retry, **kwargs)
+        return validate_model_json(model, response, what=what)
 
     async def _optional_model(
         self,

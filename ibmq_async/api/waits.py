@@ -25,6 +25,7 @@ on asyncio and trio alike.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import inspect
 import itertools
@@ -170,6 +171,57 @@ def aligned_wait(wait: float, now: float) -> float:
     return math.ceil((now + wait) / grid) * grid - now
 
 
+class _Signal:
+    """A one-shot event for the waits: :class:`anyio.Event` semantics, a fraction of its
+    memory on asyncio.
+
+    Thousands of waits each hold one: an ``anyio.Event`` on asyncio is an
+    ``asyncio.Event`` and its deque of waiters (about 0.8 KB even when nobody waits),
+    this is one small object and, while someone waits, one future per waiter. Other event
+    loops get an ``anyio.Event`` per waiter.
+    """
+
+    __slots__ = ("_is_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._is_set = False
+        self._waiters: list[asyncio.Future[None] | anyio.Event] | None = None
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+    def set(self) -> None:
+        self._is_set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if isinstance(waiter, anyio.Event):
+                waiter.set()
+            elif not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Return once set (a checkpoint either way, as ``anyio.Event.wait``)."""
+        if self._is_set:
+            await anyio.lowlevel.checkpoint()
+            return
+        waiter: asyncio.Future[None] | anyio.Event
+        try:
+            waiter = asyncio.get_running_loop().create_future()
+        except RuntimeError:  # not asyncio (trio)
+            waiter = anyio.Event()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            if isinstance(waiter, anyio.Event):
+                await waiter.wait()
+            else:
+                await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+
 class _Watch(Generic[S]):
     """The statuses of one job, shared by everyone waiting on it."""
 
@@ -198,8 +250,8 @@ class _Watch(Generic[S]):
         self.history: list[S] = []  # entries from position ``offset`` on
         self.offset = 0
         self.cursors: list[list[int]] = []  # each user's next position to deliver
-        self._changed: anyio.Event | None = None  # set by news; made when someone waits
-        self.attention = anyio.Event()  # set when the job ends, or when a driver is wanted
+        self._changed: _Signal | None = None  # set by news; made when someone waits
+        self.attention = _Signal()  # set when the job ends, or when a driver is wanted
         self.users = 0
         self.waiting = 0  # users blocked in a wait for news right now
         self.streaming = False  # a waiter holds the job's stream
@@ -211,10 +263,10 @@ class _Watch(Generic[S]):
         self.error: BaseException | None = None
 
     @property
-    def changed(self) -> anyio.Event:
+    def changed(self) -> _Signal:
         """Set by the next news (made on demand: most waits want only the end)."""
         if self._changed is None:
-            self._changed = anyio.Event()
+            self._changed = _Signal()
         return self._changed
 
     def is_over(self) -> bool:
@@ -295,7 +347,7 @@ class _Watch(Generic[S]):
         self.notify()
         self.attention.set()
         if self.error is None and self.final is None:
-            self.attention = anyio.Event()
+            self.attention = _Signal()
 
 
 class _Clock:

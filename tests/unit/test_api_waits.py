@@ -245,3 +245,29 @@ def test_many_polled_jobs_share_a_bounded_rate_of_polls() -> None:
     assert policy.next_wait(None, polled=2_000) == 2.0  # 2,000 jobs: 1,000 polls a second
     assert policy.next_wait(16.0, polled=10_000) == 10.0
     assert PollingPolicy(max_polls_per_second=None).next_wait(16.0, polled=10_000) == 5.0
+
+
+async def test_the_waits_signal_wakes_every_waiter_and_forgets_cancelled_ones() -> None:
+    from ibmq_async.api.waits import _Signal
+
+    signal = _Signal()
+    woken: list[int] = []
+
+    async def waiter(number: int) -> None:
+        await signal.wait()
+        woken.append(number)
+
+    async with anyio.create_task_group() as group:
+        for number in range(3):
+            group.start_soon(waiter, number)
+        with anyio.move_on_after(0.01):  # a waiter that gives up leaves nothing behind
+            await signal.wait()
+        await anyio.wait_all_tasks_blocked()
+        assert signal._waiters is not None
+        assert len(signal._waiters) == 3
+        signal.set()
+    assert sorted(woken) == [0, 1, 2]
+    assert signal.is_set()
+    assert signal._waiters is None
+    with anyio.fail_after(1):
+        await signal.wait()  # already set: returns at once

@@ -17,7 +17,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ibmq_async.api.classic.loopback import JOB_ID_FIELDS, LoopBackPages, loopback_where
 from ibmq_async.api.classic.urls import ProjectUrls
@@ -52,6 +53,7 @@ M = TypeVar("M", bound=BaseModel)
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 DEFAULT_PAGE_SIZE = 50
 _STATUS_FIELDS = ("id", "status", "infoQueue")
+_STATUS_LIST = TypeAdapter(list[JobStatusResponse])
 """What a batched status poll asks of each job (the listing gives whole jobs otherwise)."""
 
 
@@ -241,9 +243,9 @@ class Jobs(Resource):
         if self._status_fields_accepted:
             query["fields"] = list(_STATUS_FIELDS)
         try:
-            data, _ = await self._list(
+            response = await self._send(
+                "GET",
                 self.urls.listing,
-                what="job status listing",
                 params={"filter": json.dumps(query, separators=(",", ":"))},
                 timeout=timeout,
                 retry=retry,
@@ -256,7 +258,21 @@ class Jobs(Resource):
             self._status_fields_accepted = False
             return await self.statuses(job_ids, timeout=timeout, retry=retry)
         wanted = set(job_ids)
-        statuses: dict[str, JobStatusResponse] = {}
+        try:
+            # From the bytes: no intermediate dicts, and the statuses share their strings.
+            parsed = _STATUS_LIST.validate_json(response.content or b"[]")
+        except ValidationError:
+            parsed = self._valid_statuses(response)
+        return {status.job_id: status for status in parsed if status.job_id in wanted}
+
+    def _valid_statuses(self, response: httpx.Response) -> list[JobStatusResponse]:
+        """The items of a status listing that are valid statuses (warning of the others)."""
+        data = self._session.decode_json(response)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise protocol_error("The job status listing is not a JSON list", response)
+        statuses: list[JobStatusResponse] = []
         for item in data:
             try:
                 status = JobStatusResponse.model_validate(item)
@@ -265,8 +281,7 @@ class Jobs(Resource):
                     "A job status in the listing was left out: %s", describe_validation_error(exc)
                 )
                 continue
-            if status.job_id in wanted:
-                statuses[status.job_id] = status
+            statuses.append(status)
         return statuses
 
     async def properties(
