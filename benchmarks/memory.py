@@ -36,6 +36,7 @@ Usage::
     python benchmarks/memory.py                   # N = 10,000 (about 5 minutes)
     python benchmarks/memory.py --quick           # N = 1,000
     python benchmarks/memory.py --chart benchmarks/charts/memory.png
+    python benchmarks/memory.py --before /tmp/before   # and the SDK of another checkout
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     SIMULATOR,
+    child_env,
     client_usage,
     emit,
     local_service,
@@ -261,6 +263,14 @@ def chart(document: dict[str, Any], path: str) -> str:
     xs = [t for t, _ in measured["rss_samples"]]
     ys = [rss / 2**20 for _, rss in measured["rss_samples"]]
     axis.plot(xs, ys, color="#1f77b4", label=f"{document['settings']['n']} jobs")
+    before = document.get("before_measured")
+    if before is not None:
+        axis.plot(
+            [t for t, _ in before["rss_samples"]],
+            [rss / 2**20 for _, rss in before["rss_samples"]],
+            color="#ff7f0e",
+            label=f"{document['settings']['n']} jobs, the SDK before (--before)",
+        )
     axis.axhline(
         document["baseline"]["peak_rss"] / 2**20,
         color="#7f7f7f",
@@ -295,6 +305,10 @@ def main() -> None:
         "jobs can do so that full collections do not walk them)",
     )
     parser.add_argument(
+        "--before",
+        help="also measure the SDK of this checkout (its path), against a fresh service",
+    )
+    parser.add_argument(
         "--worker", choices=("baseline", "bare_tasks", "jobs"), help=argparse.SUPPRESS
     )
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -307,36 +321,86 @@ def main() -> None:
         worker_main(args)
         return
 
+    if args.before is not None:
+        args.before = str(Path(args.before).resolve())
     info = machine()
     started = time.monotonic()
-    documents: dict[str, Any] = {}
+    sides = {"after": None} if args.before is None else {"after": None, "before": args.before}
+    measurements: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="ibmq-bench-") as tmp:
         qobj_file = Path(tmp) / "qobj.json"
         qobj_file.write_text(json.dumps(trivial_qobj()), encoding="utf-8")
-        with local_service(service_toml(paused=True)) as service:
-            for worker in ("baseline", "bare_tasks", "jobs"):
-                log(f"{worker} process" + (f": {args.n} jobs" if worker == "jobs" else ""))
-                command = [
-                    sys.executable, __file__, "--worker", worker, "--url", service.url,
-                    "--token", service.token, "--qobj-file", str(qobj_file),
-                    "--n", str(args.n),
-                    "--hold", str(START_PHASE + 1 if worker == "bare_tasks" else args.hold),
-                    *(["--gc-freeze"] if args.gc_freeze else []),
-                ]  # fmt: skip
-                run = run_worker(command, timeout=args.hold + 1800)
-                if not run.report:
-                    raise RuntimeError(f"the {worker} worker failed:\n{run.stderr}")
-                documents[worker] = run.report
-            service_rss = service.rss_bytes()
+        for side, checkout in sides.items():
+            workers = (
+                ("baseline", "bare_tasks", "jobs") if side == "after" else ("baseline", "jobs")
+            )
+            measurements[side] = _measure(args, qobj_file, workers, checkout)
+    after = measurements["after"]
+    results = _results(after, after["bare_tasks"], args.n)
+    document = {
+        "benchmark": "memory",
+        "machine": info,
+        "settings": {
+            "n": args.n,
+            "hold_seconds": args.hold,
+            "submission": f"backend.run(qobj), {SUBMIT_IN_FLIGHT} at a time",
+            "waits": "one asyncio task per job awaiting job.result(), all at once",
+            "service": "ibmq-async serve subprocess, simulator queue paused (jobs stay QUEUED)",
+            "gc_freeze_after_submission": args.gc_freeze,
+            "before": args.before,
+        },
+        "results": results,
+        "baseline": after["baseline"],
+        "measured": after["jobs"],
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    if "before" in measurements:
+        before = measurements["before"]
+        document["results_before"] = _results(before, after["bare_tasks"], args.n)
+        document["before_baseline"] = before["baseline"]
+        document["before_measured"] = before["jobs"]
+    if args.chart:
+        document["chart"] = chart(document, args.chart)
+    emit(document)
+
+
+def _measure(
+    args: argparse.Namespace, qobj_file: Path, workers: tuple[str, ...], checkout: str | None
+) -> dict[str, Any]:
+    """Run ``workers`` one after the other against a fresh service, ``import ibmq_async``
+    from ``checkout`` if given (the ``--before`` side)."""
+    documents: dict[str, Any] = {}
+    env = None if checkout is None else child_env(PYTHONPATH=checkout)
+    with local_service(service_toml(paused=True)) as service:
+        for worker in workers:
+            side = "" if checkout is None else " (before)"
+            log(f"{worker} process{side}" + (f": {args.n} jobs" if worker == "jobs" else ""))
+            command = [
+                sys.executable, __file__, "--worker", worker, "--url", service.url,
+                "--token", service.token, "--qobj-file", str(qobj_file),
+                "--n", str(args.n),
+                "--hold", str(START_PHASE + 1 if worker == "bare_tasks" else args.hold),
+                *(["--gc-freeze"] if args.gc_freeze else []),
+            ]  # fmt: skip
+            run = run_worker(command, timeout=args.hold + 1800, env=env)
+            if not run.report:
+                raise RuntimeError(f"the {worker} worker{side} failed:\n{run.stderr}")
+            documents[worker] = run.report
+        documents["service_rss"] = service.rss_bytes()
+    return documents
+
+
+def _results(documents: dict[str, Any], bare_tasks: dict[str, Any], n: int) -> dict[str, Any]:
     baseline, measured = documents["baseline"], documents["jobs"]
     delta = measured["peak_rss"] - baseline["peak_rss"]
-    results = {
+    service_rss = documents["service_rss"]
+    return {
         "baseline_peak_rss_mib": round(baseline["peak_rss"] / 2**20, 1),
         "peak_rss_mib": round(measured["peak_rss"] / 2**20, 1),
         "rss_after_submit_mib": round(measured["rss_after_submit"] / 2**20, 1),
-        "bytes_per_in_flight_job": round(delta / args.n),
+        "bytes_per_in_flight_job": round(delta / n),
         "bytes_per_submitted_job_before_waits": round(
-            (measured["rss_after_submit"] - measured["rss_after_login"]) / args.n
+            (measured["rss_after_submit"] - measured["rss_after_login"]) / n
         ),
         "submit_seconds": measured["submit_seconds"],
         "hold_seconds": measured["hold_seconds"],
@@ -354,7 +418,7 @@ def main() -> None:
         "gc_tracked_objects_at_end": measured["gc_tracked_objects_at_end"],
         "baseline_gc_tracked_objects": baseline["gc_tracked_objects_at_end"],
         "baseline_max_event_loop_lag_seconds": baseline["max_event_loop_lag_seconds"],
-        "bare_tasks_start_stall_seconds": documents["bare_tasks"]["max_stall_seconds_by_phase"][
+        "bare_tasks_start_stall_seconds": bare_tasks["max_stall_seconds_by_phase"][
             "start of the waits"
         ],
         "waits_still_pending_at_end": measured["waits_still_pending"],
@@ -362,25 +426,6 @@ def main() -> None:
         "first_error": measured["first_error"],
         "service_rss_mib_with_jobs_queued": round(service_rss / 2**20, 1),
     }
-    document = {
-        "benchmark": "memory",
-        "machine": info,
-        "settings": {
-            "n": args.n,
-            "hold_seconds": args.hold,
-            "submission": f"backend.run(qobj), {SUBMIT_IN_FLIGHT} at a time",
-            "waits": "one asyncio task per job awaiting job.result(), all at once",
-            "service": "ibmq-async serve subprocess, simulator queue paused (jobs stay QUEUED)",
-            "gc_freeze_after_submission": args.gc_freeze,
-        },
-        "results": results,
-        "baseline": baseline,
-        "measured": measured,
-        "seconds": round(time.monotonic() - started, 1),
-    }
-    if args.chart:
-        document["chart"] = chart(document, args.chart)
-    emit(document)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,13 @@ work per job. The ways:
   (``ibmq_async.api.transports.AiohttpTransport``: aiohttp under httpx).
 * ``floor_httpx_aiohttp``: ``floor_httpx`` on the ``httpx-aiohttp`` package's
   ``AiohttpTransport``, for comparison with the SDK's adapter.
-* ``floor_protocol`` (not run by default): ``floor_httpx`` on the SDK's former hand-written
-  HTTP/1.1 transport (``ibmq_async.api.transport.ProtocolTransport``); it only runs
-  against a checkout that still has it (the "before" figures of ``benchmarks/README.md``).
+* ``--before PATH``: the SDK ways once more (``ibmq_async_before``, ``ibmq_async_32_before``,
+  ``ibmq_async_jobmanager_before``) with ``import ibmq_async`` taken from another checkout
+  of the repository (``PYTHONPATH=PATH``), against the same services: the SDK before a
+  change and after it, side by side in one run. With it, ``floor_protocol`` runs too:
+  ``floor_httpx`` on the SDK's former hand-written HTTP/1.1 transport
+  (``ibmq_async.api.transport.ProtocolTransport``), which only such a checkout has (the
+  "before" figures of ``benchmarks/README.md``).
 
 ``floor_*`` make the same calls as the SDK with no SDK logic at all, so the distance from
 the floor on the transport the SDK uses to ``ibmq_async`` is the SDK's own work.
@@ -51,6 +55,8 @@ Usage::
     python benchmarks/throughput.py                 # N = 100, 500, 2000 (about 10 minutes)
     python benchmarks/throughput.py --quick         # N = 50, 200 (about 2 minutes)
     python benchmarks/throughput.py --chart benchmarks/charts/throughput.png
+    git worktree add /tmp/before <commit>
+    python benchmarks/throughput.py --before /tmp/before   # before and after in one run
 """
 
 from __future__ import annotations
@@ -84,15 +90,12 @@ from _common import (
 
 FLOORS = ("floor_httpx", "floor_aiohttp", "floor_httpx_aiohttp", "floor_protocol")
 """The tuned floors (8 jobs in flight, polling), one per transport."""
-WAYS = (
-    "original",
-    *FLOORS,
-    "ibmq_async",
-    "ibmq_async_32",
-    "ibmq_async_jobmanager",
-    "floor",
-)
-DEFAULT_WAYS = tuple(way for way in WAYS if way not in ("floor", "floor_protocol"))
+SDK_WAYS = ("ibmq_async", "ibmq_async_32", "ibmq_async_jobmanager")
+BEFORE_WAYS = tuple(f"{way}_before" for way in SDK_WAYS)
+"""The SDK ways run on the checkout given by ``--before``."""
+NEEDS_BEFORE = (*BEFORE_WAYS, "floor_protocol")
+WAYS = ("original", *FLOORS, *SDK_WAYS, *BEFORE_WAYS, "floor")
+DEFAULT_WAYS = tuple(way for way in WAYS if way != "floor" and way not in NEEDS_BEFORE)
 SDK_TRANSPORT_FLOOR = "floor_aiohttp"
 """The floor on the transport the SDK uses for REST calls on asyncio."""
 FULL_N = (100, 500, 2000)
@@ -369,13 +372,14 @@ async def _worker_floor(
 def worker_main(args: argparse.Namespace) -> None:
     args.n = args.n[0]
     qobj = json.loads(Path(args.qobj_file).read_text(encoding="utf-8"))
-    if args.worker in ("ibmq_async", "ibmq_async_32"):
-        args.bound = BOUNDED_IN_FLIGHT if args.worker == "ibmq_async_32" else None
+    way = args.worker.removesuffix("_before")  # the same client code on the other checkout
+    if way in ("ibmq_async", "ibmq_async_32"):
+        args.bound = BOUNDED_IN_FLIGHT if way == "ibmq_async_32" else None
         report = asyncio.run(_worker_ibmq_async(args, qobj))
-    elif args.worker == "ibmq_async_jobmanager":
+    elif way == "ibmq_async_jobmanager":
         report = asyncio.run(_worker_jobmanager(args, qobj))
     else:
-        report = asyncio.run(_worker_floor(args, qobj, way=args.worker))
+        report = asyncio.run(_worker_floor(args, qobj, way=way))
     usage = client_usage()
     completed = report["completed"]
     print(
@@ -421,7 +425,7 @@ def _one_run(
                 "--token", service.token, "--qobj-file", str(qobj_file), "--n", str(n),
                 "--deadline", str(args.cap),
             ]  # fmt: skip
-            env = None
+            env = child_env(PYTHONPATH=args.before) if way in NEEDS_BEFORE else None
         run = run_worker(command, timeout=args.cap + 120, env=env)
         server_cpu = service.cpu_seconds() - cpu_before
     report = dict(run.report)
@@ -505,7 +509,7 @@ def _ratios(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     (``cpu_*_over_*``): the goals are ``cpu_ibmq_async_over_<the SDK's floor>`` at most 1.3
     and ``cpu_original_over_ibmq_async`` at least 2."""
     ratios: dict[str, Any] = {}
-    for way in ("ibmq_async", "ibmq_async_32", "ibmq_async_jobmanager"):
+    for way in (*SDK_WAYS, *BEFORE_WAYS):
         if way not in runs:
             continue
         for other in ("original", "floor", *FLOORS):
@@ -516,6 +520,11 @@ def _ratios(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 ratios[f"cpu_{way}_over_{other}"] = _cpu_ratio(runs[way], runs[other])
         if "original" in runs:
             ratios[f"cpu_original_over_{way}"] = _cpu_ratio(runs["original"], runs[way])
+    for way in SDK_WAYS:  # after over before: the change's effect
+        before = f"{way}_before"
+        if way in runs and before in runs:
+            ratios[f"{way}_over_{before}"] = _ratio(runs[way], runs[before])
+            ratios[f"cpu_{before}_over_{way}"] = _cpu_ratio(runs[before], runs[way])
     ratios["sdk_transport_floor"] = SDK_TRANSPORT_FLOOR
     return ratios
 
@@ -526,16 +535,7 @@ def chart(document: dict[str, Any], path: str) -> str:
     sizes = [int(n) for n in document["results"]]
     figure, axis = plt.subplots(figsize=(9, 4.8))
     width = 0.8 / len(ways)
-    colors = [
-        "#7f7f7f",
-        "#2ca02c",
-        "#98df8a",
-        "#d62728",
-        "#1f77b4",
-        "#aec7e8",
-        "#17becf",
-        "#bcbd22",
-    ]
+    colors = [plt.get_cmap("tab20")(index) for index in range(20)]
     top = 0.0
     for index, way in enumerate(ways):
         xs, heights, labels, hatches = [], [], [], []
@@ -579,7 +579,11 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="N = 50, 200 and a 60 s cap")
     parser.add_argument("--n", type=int, nargs="+", help="job counts (default 100 500 2000)")
-    parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(DEFAULT_WAYS))
+    parser.add_argument("--ways", nargs="+", choices=WAYS, help="default: all but floor")
+    parser.add_argument(
+        "--before",
+        help="a checkout of the SDK to run as the *_before ways and floor_protocol (its path)",
+    )
     parser.add_argument("--cap", type=float, help="seconds a run may take (default 150; quick 60)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per way and N (median kept)")
     parser.add_argument("--original-python", help="interpreter holding the original client")
@@ -605,6 +609,12 @@ def main() -> None:
         emit(document)
         return
 
+    if args.ways is None:
+        args.ways = [w for w in WAYS if w in DEFAULT_WAYS or (args.before and w in NEEDS_BEFORE)]
+    if args.before is None and set(args.ways) & set(NEEDS_BEFORE):
+        parser.error(f"{', '.join(NEEDS_BEFORE)} need --before")
+    if args.before is not None:
+        args.before = str(Path(args.before).resolve())
     sizes = args.n or (QUICK_N if args.quick else FULL_N)
     args.cap = args.cap or (60.0 if args.quick else 150.0)
     original = None
@@ -649,6 +659,7 @@ def main() -> None:
             "cap_seconds": args.cap,
             "repeat": args.repeat,
             "original_python": str(original) if original else None,
+            "before": args.before,
         },
         "ways": list(args.ways),
         "results": results,
