@@ -136,7 +136,18 @@ class Watch:
             self.gc_counts[current] += 1
 
     def gc_time_between(self, start: float, end: float) -> float:
-        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in list(self._gc_intervals))
+        """Seconds of collections between ``start`` and ``end`` (recent: read from the end,
+        so that a heartbeat costs next to nothing however many collections came before)."""
+        while True:
+            try:
+                total = 0.0
+                for began, ended in reversed(self._gc_intervals):
+                    if ended <= start:
+                        break
+                    total += max(0.0, min(end, ended) - max(start, began))
+                return total
+            except RuntimeError:  # a collection in the sampling thread appended meanwhile
+                continue
 
     async def heartbeat(self) -> None:
         while True:
