@@ -29,7 +29,7 @@ work per job. The ways:
   websocket, on httpx's own transport: the least client CPU per job found for bare httpx
   on this machine.
 * ``floor_aiohttp``: ``floor_httpx`` on the transport the SDK uses on asyncio
-  (``ibmq_async.api.transports.AiohttpTransport``: aiohttp under httpx).
+  (``ibmq_async.api.aiohttp_transport.AiohttpTransport``: aiohttp under httpx).
 * ``floor_httpx_aiohttp``: ``floor_httpx`` on the ``httpx-aiohttp`` package's
   ``AiohttpTransport``, for comparison with the SDK's adapter.
 * ``--before PATH``: the SDK ways once more (``ibmq_async_before``, ``ibmq_async_32_before``,
@@ -260,7 +260,7 @@ def _floor_transport(way: str, limits: Any) -> Any:
     if way == "floor_aiohttp":
         import httpx
 
-        from ibmq_async.api.transports import AiohttpTransport
+        from ibmq_async.api.aiohttp_transport import AiohttpTransport
 
         return AiohttpTransport(limits=limits, timeout=httpx.Timeout(120.0))
     if way == "floor_httpx_aiohttp":

@@ -3,64 +3,49 @@
 No module of :mod:`ibmq_async` speaks HTTP or websocket frames itself. REST calls are
 ``httpx`` requests whatever the event loop; what carries them depends on it:
 
-* on asyncio (and uvloop): :class:`AiohttpTransport`, a thin ``httpx`` transport over one
-  ``aiohttp.ClientSession``, whose status websockets are aiohttp's ``ws_connect`` on the
-  same session;
+* on asyncio (and uvloop): :class:`~ibmq_async.api.aiohttp_transport.AiohttpTransport`, a
+  thin ``httpx`` transport over one ``aiohttp.ClientSession``, whose status websockets are
+  aiohttp's ``ws_connect`` on the same session (:mod:`ibmq_async.api.aiohttp_transport`);
 * on any other loop (trio): httpx's own ``AsyncHTTPTransport`` and, for the status
-  websockets, httpx-ws on a second client.
+  websockets, httpx-ws on a second client (:mod:`ibmq_async.api.httpx_websocket`).
 
-Why an adapter of our own rather than ``httpx-aiohttp``'s ``AiohttpTransport`` (0.2.0):
-it maps ``aiohttp.ClientConnectionError`` (so ``ServerDisconnectedError``, which can come
-after a POST was written, and read timeouts) to ``httpx.ConnectTimeout``, which says the
-request never left; exactly-once submission must treat those as ambiguous. It also ignores
-the proxy environment, keeps a second cookie jar inside aiohttp and streams bodies in
-16 KiB chunks through a generator. :func:`transport_error` is the mapping this package
-relies on: only failures of the connect phase say *not sent*.
+Those two modules are imported when a connection first needs them: ``import ibmq_async``
+imports neither aiohttp nor httpx-ws.
 
 Proxies are chosen by one :class:`ProxyRoutes` for every stack and for websockets too:
 the original client's ``proxies={"urls": {...}}`` if given, else ``HTTP_PROXY``,
 ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` (either case).
 """
 
-# Websocket receives and handshakes take their timeout as an argument, as aiohttp does.
+# A websocket receive takes its timeout as an argument, as aiohttp's does.
 # ruff: noqa: ASYNC109
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import ssl
 import urllib.request
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-import aiohttp
 import anyio
 import httpx
-from httpx_ws import (
-    HTTPXWSException,
-    WebSocketDisconnect,
-    WebSocketUpgradeError,
-    aconnect_ws,
-)
-from wsproto.events import BytesMessage, TextMessage
-from yarl import URL
 
 from ibmq_async.exceptions import IBMQInputValueError, WebsocketError
 
 __all__ = [
     "DEFAULT_LIMITS",
     "WEBSOCKET_LIMITS",
-    "AiohttpTransport",
     "InFlightLimit",
     "Network",
     "ProxyRoutes",
     "SocketClosed",
     "StatusSocket",
     "open_network",
-    "transport_error",
 ]
 
 DEFAULT_LIMITS = httpx.Limits(
@@ -191,182 +176,6 @@ def _bypassed(host: str, port: int | None, no_proxy: str) -> bool:
     return False
 
 
-# --- aiohttp under httpx --------------------------------------------------------------------
-
-
-def client_timeout(timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
-    """aiohttp's timeouts for httpx's: ``connect`` bounds connecting, ``pool`` bounds
-    getting a connection (waiting for the pool, and connecting, since aiohttp times the
-    two together), ``read`` bounds each wait for response data."""
-    connect, read, pool = timeout.get("connect"), timeout.get("read"), timeout.get("pool")
-    return aiohttp.ClientTimeout(
-        total=None,
-        connect=pool if pool is not None else connect,
-        sock_connect=connect,
-        sock_read=read,
-    )
-
-
-def transport_error(exc: BaseException) -> httpx.TransportError:
-    """The httpx error that says what an aiohttp failure means for a retry.
-
-    Only failures before the request could be written (connecting to the server or the
-    proxy, waiting for a pooled connection) become ``ConnectError``/``ConnectTimeout``,
-    which the retry policy reads as *not sent*. Everything after the connection is made
-    (a disconnect, a reset, a read timeout, a broken response) may have reached the
-    server, and becomes an error that does not say otherwise.
-    """
-    message = _describe(exc)
-    if isinstance(exc, aiohttp.ClientProxyConnectionError):
-        return httpx.ConnectError(f"Cannot connect to the proxy: {message}")
-    if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ServerFingerprintMismatch)):
-        return httpx.ConnectError(message)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout(message)
-    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
-        return httpx.ReadTimeout(message)
-    if isinstance(exc, aiohttp.ClientHttpProxyError):
-        return httpx.ProxyError(f"The proxy refused the tunnel: {message}")
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError(
-            "The server closed the connection without sending a complete response"
-        )
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return httpx.RemoteProtocolError(f"Malformed response: {message}")
-    if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
-        return httpx.UnsupportedProtocol(message)
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return httpx.ReadError(f"The response body was cut short: {message}")
-    if isinstance(exc, ValueError):  # aiohttp refuses line breaks in headers before writing
-        return httpx.LocalProtocolError(message)
-    return httpx.ReadError(message)
-
-
-def _describe(exc: BaseException) -> str:
-    try:
-        text = str(exc)
-    except Exception:  # an aiohttp error without its request
-        text = ""
-    return text or type(exc).__name__
-
-
-_TIMEOUT_CACHE_SIZE = 64
-
-
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An httpx transport that sends requests on one ``aiohttp.ClientSession``.
-
-    Response bodies are read whole before the response is returned (the SDK reads every
-    body whole); httpx decodes gzip and keeps the cookies (aiohttp keeps none). aiohttp's
-    own retry of idempotent requests on a dropped keep-alive connection is turned off:
-    retries are the session's alone. Timeouts are :func:`client_timeout`'s; aiohttp has no
-    write timeout, so a stalled upload ends by the read timeout.
-
-    Must be made on the asyncio event loop that uses it.
-
-    Args:
-        verify: Verify TLS certificates (or an SSL context to use).
-        limits: ``max_connections`` and ``keepalive_expiry`` are used.
-        routes: The proxies.
-        timeout: The timeouts of what does not go through httpx (websocket handshakes).
-    """
-
-    def __init__(
-        self,
-        *,
-        verify: ssl.SSLContext | bool = True,
-        limits: httpx.Limits = DEFAULT_LIMITS,
-        routes: ProxyRoutes | None = None,
-        timeout: httpx.Timeout,
-    ) -> None:
-        self.ssl_context = httpx.create_ssl_context(verify=verify)
-        self.routes = routes or ProxyRoutes(None, environment=False)
-        connector = aiohttp.TCPConnector(
-            limit=limits.max_connections or 0,
-            keepalive_timeout=limits.keepalive_expiry,
-            ssl=self.ssl_context,
-        )
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=client_timeout(timeout.as_dict()),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-            max_line_size=65536,
-            max_field_size=65536,
-        )
-        self.session._retry_connection = False  # one retry layer: the session's
-        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(routes={self.routes!r}, closed={self.session.closed})"
-
-    def _timeout(self, settings: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
-        key = (settings.get("connect"), settings.get("read"), settings.get("pool"))
-        timeout = self._timeouts.get(key)
-        if timeout is None:
-            timeout = client_timeout(settings)
-            if len(self._timeouts) >= _TIMEOUT_CACHE_SIZE:
-                self._timeouts.clear()
-            self._timeouts[key] = timeout
-        return timeout
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.session.closed:
-            raise RuntimeError("The transport is closed")
-        if request.url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"Unsupported URL scheme {request.url.scheme!r}")
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.headers.raw
-            if name.lower() != b"transfer-encoding"  # aiohttp frames streamed bodies itself
-        ]
-        data: Any
-        try:
-            data = request.content or None
-        except httpx.RequestNotRead:
-            data = _body_chunks(request.stream)
-        proxy = self.routes.proxy_for(request.url)
-        timeout = self._timeout(request.extensions.get("timeout", {}))
-        try:
-            response = await self.session.request(
-                request.method,
-                URL(str(request.url), encoded=True),
-                headers=headers,
-                data=data,
-                proxy=proxy,
-                timeout=timeout,
-                allow_redirects=False,
-            )
-            try:
-                body = await response.read()
-            finally:
-                response.release()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            raise transport_error(exc) from exc
-        version = response.version
-        extensions: dict[str, Any] = {
-            "http_version": b"HTTP/1.0" if version == aiohttp.HttpVersion10 else b"HTTP/1.1"
-        }
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode("latin-1", errors="replace")
-        return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=httpx.ByteStream(body),
-            request=request,
-            extensions=extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self.session.close()
-
-
-async def _body_chunks(stream: Any) -> AsyncIterator[bytes]:
-    async for chunk in stream:
-        yield chunk
-
-
 # --- httpx's own transport, with the same proxies -------------------------------------------
 
 
@@ -490,58 +299,25 @@ class StatusSocket(Protocol):
         ...
 
 
-class _AiohttpSocket:
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
-        self._ws = ws
-
-    async def send_text(self, text: str) -> None:
-        try:
-            await self._ws.send_str(text)
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            raise SocketClosed(1006, str(exc)) from exc
-
-    async def receive_text(self, timeout: float | None) -> str:
-        message = await self._ws.receive(timeout=timeout)
-        if message.type is aiohttp.WSMsgType.TEXT:
-            return str(message.data)
-        if message.type is aiohttp.WSMsgType.BINARY:
-            return bytes(message.data).decode("utf-8", errors="replace")
-        if message.type is aiohttp.WSMsgType.ERROR:
-            raise SocketClosed(1006, str(message.data))
-        raise SocketClosed(self._ws.close_code, str(message.extra or ""))
-
-
-class _HttpxWsSocket:
-    def __init__(self, session: Any) -> None:
-        self._session = session
-
-    async def send_text(self, text: str) -> None:
-        try:
-            await self._session.send_text(text)
-        except WebSocketDisconnect as exc:
-            raise SocketClosed(exc.code, exc.reason or "") from exc
-        except HTTPXWSException as exc:
-            raise SocketClosed(1006, type(exc).__name__) from exc
-
-    async def receive_text(self, timeout: float | None) -> str:
-        while True:
-            try:
-                event = await self._session.receive(timeout=timeout)
-            except WebSocketDisconnect as exc:
-                raise SocketClosed(exc.code, exc.reason or "") from exc
-            except HTTPXWSException as exc:
-                raise SocketClosed(1006, type(exc).__name__) from exc
-            if isinstance(event, TextMessage):
-                return event.data
-            if isinstance(event, BytesMessage):
-                return bytes(event.data).decode("utf-8", errors="replace")
-
-
-def _upgrade_refused(status: int) -> WebsocketError:
+def upgrade_refused(status: int) -> WebsocketError:
+    """The error of a refused websocket upgrade."""
     return WebsocketError(f"The status websocket answered the upgrade with HTTP {status}")
 
 
 # --- the network of a connection ------------------------------------------------------------
+
+
+class WebsocketOpener(Protocol):
+    """Opens a status websocket: an async context manager that closes it."""
+
+    def __call__(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        ping_interval: float | None,
+        timeout: httpx.Timeout,
+    ) -> AbstractAsyncContextManager[StatusSocket]: ...
 
 
 class Network:
@@ -549,10 +325,13 @@ class Network:
 
     Made by :func:`open_network`; closed by :meth:`aclose`.
 
-    Attributes:
+    Args:
         rest: The transport of the session's ``httpx.AsyncClient``.
         routes: The proxies.
         kind: ``"aiohttp"``, ``"httpx"`` or ``"given"`` (a transport passed in, e.g. ASGI).
+        open_websocket: Opens the status websockets.
+        close: Closes what the websockets use (:attr:`rest` is closed by the
+            ``httpx.AsyncClient`` it is given to).
     """
 
     def __init__(
@@ -561,26 +340,26 @@ class Network:
         routes: ProxyRoutes,
         *,
         kind: str,
-        aiohttp_session: aiohttp.ClientSession | None = None,
-        websocket_client: httpx.AsyncClient | None = None,
-        owns_websocket_client: bool = True,
+        open_websocket: WebsocketOpener,
+        close: Callable[[], Any] | None = None,
     ) -> None:
         self.rest = rest
         self.routes = routes
         self.kind = kind
-        self._aiohttp = aiohttp_session
-        self._websocket_client = websocket_client
-        self._owns_websocket_client = owns_websocket_client
+        self._open_websocket = open_websocket
+        self._close = close
+        self._closed = False
 
     @classmethod
     def over_client(cls, client: httpx.AsyncClient) -> Network:
         """Websockets through httpx-ws on ``client``, no proxies (a session built by hand)."""
+        from ibmq_async.api import httpx_websocket
+
         return cls(
             _Unowned(),
             ProxyRoutes(None, environment=False),
             kind="given",
-            websocket_client=client,
-            owns_websocket_client=False,
+            open_websocket=functools.partial(httpx_websocket.open_websocket, client),
         )
 
     def __repr__(self) -> str:
@@ -605,73 +384,17 @@ class Network:
         Raises (on entering):
             WebsocketError: The server refused the upgrade, or it could not be reached.
         """
-        if self._aiohttp is not None:
-            return self._aiohttp_websocket(url, headers, ping_interval, timeout)
-        return self._httpx_websocket(url, headers, ping_interval, timeout)
-
-    @asynccontextmanager
-    async def _aiohttp_websocket(
-        self,
-        url: str,
-        headers: Mapping[str, str],
-        ping_interval: float | None,
-        timeout: httpx.Timeout,
-    ) -> AsyncIterator[StatusSocket]:
-        assert self._aiohttp is not None
-        try:
-            ws = await self._aiohttp.ws_connect(
-                URL(url, encoded=True),
-                headers=dict(headers),
-                proxy=self.routes.proxy_for(url),
-                heartbeat=ping_interval,
-                max_msg_size=MAX_MESSAGE_BYTES,
-                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout.read),
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            raise _upgrade_refused(exc.status) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise WebsocketError(
-                f"The status websocket could not be opened: {transport_error(exc)}"
-            ) from exc
-        try:
-            yield _AiohttpSocket(ws)
-        finally:
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                await ws.close()
-
-    @asynccontextmanager
-    async def _httpx_websocket(
-        self,
-        url: str,
-        headers: Mapping[str, str],
-        ping_interval: float | None,
-        timeout: httpx.Timeout,
-    ) -> AsyncIterator[StatusSocket]:
-        assert self._websocket_client is not None
-        opening: Any = aconnect_ws(
-            url,
-            self._websocket_client,
-            headers=dict(headers),
-            max_message_size_bytes=MAX_MESSAGE_BYTES,
-            keepalive_ping_interval_seconds=ping_interval,
-            keepalive_ping_timeout_seconds=ping_interval,
-            timeout=timeout,
+        return self._open_websocket(
+            url, headers=headers, ping_interval=ping_interval, timeout=timeout
         )
-        try:
-            async with opening as connected:
-                yield _HttpxWsSocket(connected)
-        except WebSocketUpgradeError as exc:
-            raise _upgrade_refused(exc.response.status_code) from exc
-        except httpx.TransportError as exc:
-            raise WebsocketError(f"The status websocket could not be opened: {exc!r}") from exc
 
     async def aclose(self) -> None:
-        """Close the websocket side. Idempotent. (:attr:`rest` is closed by the
-        ``httpx.AsyncClient`` it is given to.)"""
-        if self._websocket_client is not None and self._owns_websocket_client:
-            await self._websocket_client.aclose()
-        if self._aiohttp is not None and not self._aiohttp.closed:
-            await self._aiohttp.close()
+        """Close the websocket side. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._close is not None:
+            await self._close()
 
 
 class _Unowned(httpx.AsyncBaseTransport):
@@ -711,18 +434,35 @@ def open_network(
     """
     routes = routes or ProxyRoutes.from_settings(None)
     if transport is not None:
+        from ibmq_async.api import httpx_websocket
+
+        # Websockets over ``transport`` too; the client is not closed: that would close
+        # ``transport`` twice.
         return Network(
             InFlightLimit(transport, max_in_flight),
             routes,
             kind="given",
-            websocket_client=httpx.AsyncClient(transport=transport),
-            owns_websocket_client=False,  # closing it would close ``transport`` twice
+            open_websocket=functools.partial(
+                httpx_websocket.open_websocket, httpx.AsyncClient(transport=transport)
+            ),
         )
     if _on_asyncio():
-        rest = AiohttpTransport(verify=verify, limits=limits, routes=routes, timeout=timeout)
-        return Network(
-            InFlightLimit(rest, max_in_flight), routes, kind="aiohttp", aiohttp_session=rest.session
+        from ibmq_async.api import aiohttp_transport
+
+        rest = aiohttp_transport.AiohttpTransport(
+            verify=verify, limits=limits, routes=routes, timeout=timeout
         )
+        return Network(
+            InFlightLimit(rest, max_in_flight),
+            routes,
+            kind="aiohttp",
+            open_websocket=functools.partial(
+                aiohttp_transport.open_websocket, rest.session, routes=routes
+            ),
+            close=rest.session.close,
+        )
+    from ibmq_async.api import httpx_websocket
+
     websocket_client = httpx.AsyncClient(
         transport=_ProxyRouter(verify=verify, limits=WEBSOCKET_LIMITS, routes=routes)
     )
@@ -730,5 +470,6 @@ def open_network(
         InFlightLimit(_ProxyRouter(verify=verify, limits=limits, routes=routes), max_in_flight),
         routes,
         kind="httpx",
-        websocket_client=websocket_client,
+        open_websocket=functools.partial(httpx_websocket.open_websocket, websocket_client),
+        close=websocket_client.aclose,
     )

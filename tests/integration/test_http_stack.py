@@ -1,7 +1,7 @@
 """The HTTP stack the SDK uses, on each event loop, against servers that answer on demand.
 
 On asyncio a connection's REST calls go through aiohttp under httpx
-(:class:`~ibmq_async.api.transports.AiohttpTransport`) and its websockets through
+(:class:`~ibmq_async.api.aiohttp_transport.AiohttpTransport`) and its websockets through
 aiohttp's ``ws_connect``; on trio through httpx's own transport and httpx-ws. Every test
 here runs on both, built exactly as ``Connection.connect`` builds it, so each behaviour is
 proven for both stacks: keep-alive and its limits, timeouts, cookies, gzip, what a broken
@@ -423,3 +423,19 @@ async def test_a_websocket_with_nothing_listening_is_a_websocket_error() -> None
                 timeout=httpx.Timeout(2.0),
             ):
                 pass
+
+
+def test_importing_the_sdk_loads_neither_network_stack() -> None:
+    """aiohttp and httpx-ws are imported by the first connection that needs them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ibmq_async\n"
+        "print(sorted(m for m in ('aiohttp', 'httpx_ws', 'wsproto') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -21,8 +21,8 @@ import httpx
 import respx
 
 from ibmq_async.api import RetryPolicy
+from ibmq_async.api.aiohttp_transport import transport_error
 from ibmq_async.api.classic import Connection
-from ibmq_async.api.transports import transport_error
 
 AUTH_URL = "https://auth.example.test/api"
 API_URL = "https://api.example.test/api"

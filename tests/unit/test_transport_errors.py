@@ -16,8 +16,8 @@ import httpx
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
+from ibmq_async.api.aiohttp_transport import transport_error
 from ibmq_async.api.retry import NOT_SENT_EXCEPTIONS
-from ibmq_async.api.transports import transport_error
 
 KEY = ConnectionKey("api.example.test", 443, True, True, None, None, None)
 
