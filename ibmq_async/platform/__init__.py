@@ -30,15 +30,43 @@ from ibmq_async.platform.errors import (
     PlatformResultError,
     PubError,
 )
+from ibmq_async.platform.options import (
+    DynamicalDecouplingOptions,
+    EnvironmentOptions,
+    EstimatorExecutionOptions,
+    EstimatorOptions,
+    LayerNoiseLearningOptions,
+    MeasureNoiseLearningOptions,
+    PecOptions,
+    ResilienceOptions,
+    SamplerExecutionOptions,
+    SamplerOptions,
+    SimulatorOptions,
+    TwirlingOptions,
+    ZneOptions,
+)
 from ibmq_async.platform.states import job_error_message, job_status
 
 __all__ = [
+    "DynamicalDecouplingOptions",
+    "EnvironmentOptions",
+    "EstimatorExecutionOptions",
+    "EstimatorOptions",
     "ExecutionLimitError",
+    "LayerNoiseLearningOptions",
+    "MeasureNoiseLearningOptions",
     "NotISACircuitError",
     "OptionsError",
+    "PecOptions",
     "PlatformJobStateError",
     "PlatformResultError",
     "PubError",
+    "ResilienceOptions",
+    "SamplerExecutionOptions",
+    "SamplerOptions",
+    "SimulatorOptions",
+    "TwirlingOptions",
+    "ZneOptions",
     "job_error_message",
     "job_status",
 ]
