@@ -46,6 +46,7 @@ from ibmq_async.platform.options import (
     ZneOptions,
 )
 from ibmq_async.platform.states import job_error_message, job_status
+from ibmq_async.platform.target import backend_target, check_circuit, check_circuits
 
 __all__ = [
     "DynamicalDecouplingOptions",
@@ -67,6 +68,9 @@ __all__ = [
     "SimulatorOptions",
     "TwirlingOptions",
     "ZneOptions",
+    "backend_target",
+    "check_circuit",
+    "check_circuits",
     "job_error_message",
     "job_status",
 ]
