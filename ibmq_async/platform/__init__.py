@@ -45,10 +45,19 @@ from ibmq_async.platform.options import (
     TwirlingOptions,
     ZneOptions,
 )
+from ibmq_async.platform.pubs import (
+    MAX_EXECUTIONS,
+    PrimitiveRequest,
+    coerce_estimator_pubs,
+    coerce_sampler_pubs,
+    estimator_request,
+    sampler_request,
+)
 from ibmq_async.platform.states import job_error_message, job_status
 from ibmq_async.platform.target import backend_target, check_circuit, check_circuits
 
 __all__ = [
+    "MAX_EXECUTIONS",
     "DynamicalDecouplingOptions",
     "EnvironmentOptions",
     "EstimatorExecutionOptions",
@@ -61,6 +70,7 @@ __all__ = [
     "PecOptions",
     "PlatformJobStateError",
     "PlatformResultError",
+    "PrimitiveRequest",
     "PubError",
     "ResilienceOptions",
     "SamplerExecutionOptions",
@@ -71,6 +81,10 @@ __all__ = [
     "backend_target",
     "check_circuit",
     "check_circuits",
+    "coerce_estimator_pubs",
+    "coerce_sampler_pubs",
+    "estimator_request",
     "job_error_message",
     "job_status",
+    "sampler_request",
 ]
