@@ -53,6 +53,7 @@ from ibmq_async.platform.pubs import (
     estimator_request,
     sampler_request,
 )
+from ibmq_async.platform.results import sampler_result_to_result
 from ibmq_async.platform.states import job_error_message, job_status
 from ibmq_async.platform.target import backend_target, check_circuit, check_circuits
 
@@ -87,4 +88,5 @@ __all__ = [
     "job_error_message",
     "job_status",
     "sampler_request",
+    "sampler_result_to_result",
 ]
