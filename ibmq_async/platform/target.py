@@ -10,9 +10,10 @@ given, its properties: the documents of ``GET /v1/backends/{name}/configuration`
 classes), so ``transpile(circuit, target=backend_target(...))`` gives the circuits the
 platform runs:
 
-* instructions: the basis gates, the control flow and ``measure``/``reset``/``delay`` the
-  configuration lists in ``supported_instructions`` (``measure``, ``reset`` and ``delay``
-  when it lists nothing);
+* instructions: the basis gates (without the fractional ones, ``rx``, ``rzz``..., unless
+  asked for, as qiskit-ibm-runtime's backends), the control flow and
+  ``measure``/``reset``/``delay`` the configuration lists in ``supported_instructions``
+  (``measure``, ``reset`` and ``delay`` when it lists nothing);
 * where each acts: the qubits of the gate's ``coupling_map`` in ``gates``; a gate without
   one acts on every qubit (one-qubit gates) or every pair of ``coupling_map`` (two-qubit
   gates; qiskit-ibm-runtime leaves such a gate free on any pair, the platform does not);
@@ -87,7 +88,7 @@ def backend_target(
     properties: BackendProperties | Mapping[str, Any] | None = None,
     *,
     include_control_flow: bool = True,
-    include_fractional_gates: bool = True,
+    include_fractional_gates: bool | None = None,
     filter_faulty: bool = True,
     custom_name_mapping: Mapping[str, Any] | None = None,
 ) -> Any:
@@ -98,7 +99,12 @@ def backend_target(
         properties: The backend's properties (the model or its JSON; ``{}`` or ``None``
             when it has none).
         include_control_flow: Include the control-flow instructions the backend lists.
-        include_fractional_gates: Include gates with continuous angles (``rx``, ``rzz``...).
+        include_fractional_gates: Include gates with continuous angles the hardware must
+            calibrate (``rx``, ``rzz``...). By default a device's target has none, as
+            qiskit-ibm-runtime's backends have none unless ``use_fractional_gates`` is set,
+            and a simulator's has them all. With them, ``rzz`` angles must be in
+            ``[0, pi/2]`` (:func:`check_circuit` refuses others; the transpiler does not
+            fold them, qiskit-ibm-runtime's own pass that does is not used here).
         filter_faulty: Leave out the qubits and gates the properties mark not operational.
         custom_name_mapping: Instructions for names that are not Qiskit standard gates.
 
@@ -122,6 +128,8 @@ def backend_target(
 
     config = _configuration(configuration)
     props = _properties(properties)
+    if include_fractional_gates is None:
+        include_fractional_gates = bool(config.simulator)
     n_qubits = config.n_qubits
     standard = get_standard_gate_name_mapping()
     if custom_name_mapping:

@@ -152,10 +152,12 @@ def test_control_flow_and_fractional_gates_can_be_left_out(fez: Device) -> None:
     assert not {"if_else", "for_loop", "switch_case"} & set(without.operation_names)
     conf = dict(fez.configuration)
     conf["basis_gates"] = [*conf["basis_gates"], "rzz", "rx"]
-    assert {"rzz", "rx"} <= set(backend_target(conf).operation_names)
-    plain = backend_target(conf, include_fractional_gates=False)
+    plain = backend_target(conf)  # a device's fractional gates only when asked for
     assert not {"rzz", "rx"} & set(plain.operation_names)
     assert "rz" in plain.operation_names  # virtual, not fractional
+    assert {"rzz", "rx"} <= set(backend_target(conf, include_fractional_gates=True).operation_names)
+    simulator = load_device(BackendConfig(name="ibmq_qasm_simulator", device="simulator"))
+    assert {"rzz", "rx", "u3"} <= set(backend_target(simulator.configuration).operation_names)
 
 
 def test_an_instruction_without_a_definition_is_left_out_with_a_warning(vigo: Device) -> None:
@@ -242,7 +244,7 @@ def test_rzz_angles_out_of_range_are_refused(fez: Device) -> None:
         *conf["gates"],
         {"name": "rzz", "parameters": ["theta"], "qasm_def": None, "coupling_map": None},
     ]
-    target = backend_target(conf)
+    target = backend_target(conf, include_fractional_gates=True)
     a, b = fez.configuration["coupling_map"][0]
     fine = QuantumCircuit(fez.n_qubits)
     fine.rzz(math.pi / 2, a, b)
