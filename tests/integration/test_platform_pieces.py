@@ -326,3 +326,49 @@ def test_a_failed_job_maps_to_an_error_with_its_reason(client: PlatformClient) -
     assert message is not None
     assert message.startswith("Failed: ")
     assert "boom" in message
+
+
+# --- the account reaches the service --------------------------------------------------------
+
+
+def test_a_platform_account_reaches_the_local_service(
+    service: LocalService, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import httpx
+
+    from ibmq_async.credentials import (
+        PlatformCredentials,
+        load_platform_credentials,
+        save_platform_credentials,
+    )
+
+    for name in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_URL", "IAM_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("IBMQ_ASYNC_CREDENTIALS_FILE", str(tmp_path / "credentials.json"))
+    saved = PlatformCredentials(
+        token=API_KEY, instance=CRN, url=service.platform_url, iam_url=service.root
+    )
+    save_platform_credentials(saved)
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", API_KEY)
+    monkeypatch.setenv("QISKIT_IBM_INSTANCE", CRN)
+    monkeypatch.setenv("QISKIT_IBM_URL", f"{service.root}/api")
+    monkeypatch.setenv("IAM_URL", service.root)
+    from_environment = load_platform_credentials()
+    for account in (saved, from_environment):
+        assert account.api_url == f"{service.root}/api"
+        with httpx.Client(timeout=30) as http:
+            token = http.post(
+                f"{account.resolved_iam_url()}/identity/token",
+                data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": API_KEY},
+            )
+            assert token.status_code == 200, token.text
+            backends = http.get(
+                f"{account.api_url}/v1/backends",
+                headers={
+                    "Authorization": f"Bearer {token.json()['access_token']}",
+                    "Service-CRN": str(account.instance),
+                },
+            )
+        assert backends.status_code == 200, backends.text
+        assert {device["name"] for device in backends.json()["devices"]} == {SIM, FEZ, PAUSED}
