@@ -27,9 +27,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ibmq_async.platform.errors import OptionsError
 
@@ -56,7 +64,19 @@ OPTIONS_VERSION = 2
 
 MAX_RESILIENCE_LEVEL = 2
 
-Auto = Literal["auto"]
+
+def _at_least_one(value: int | str | None) -> int | str | None:
+    if isinstance(value, int) and value < 1:
+        raise ValueError("must be at least 1 (or 'auto')")
+    return value
+
+
+CountOrAuto = Annotated[
+    int | Literal["auto"] | None,
+    Field(union_mode="left_to_right"),
+    AfterValidator(_at_least_one),
+]
+"""A number of randomizations or shots (at least 1), or ``"auto"``."""
 Extrapolator = Literal[
     "linear",
     "exponential",
@@ -114,16 +134,9 @@ class TwirlingOptions(_Section):
 
     enable_gates: bool | None = None
     enable_measure: bool | None = None
-    num_randomizations: int | Auto | None = Field(default=None, union_mode="left_to_right")
-    shots_per_randomization: int | Auto | None = Field(default=None, union_mode="left_to_right")
+    num_randomizations: CountOrAuto = None
+    shots_per_randomization: CountOrAuto = None
     strategy: Literal["active", "active-accum", "active-circuit", "all"] | None = None
-
-    @field_validator("num_randomizations", "shots_per_randomization")
-    @classmethod
-    def _at_least_one(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, int) and value < 1:
-            raise ValueError("must be at least 1 (or 'auto')")
-        return value
 
 
 class EstimatorExecutionOptions(_Section):
@@ -188,7 +201,7 @@ class PecOptions(_Section):
     """Probabilistic error cancellation."""
 
     max_overhead: float | None = Field(default=None, gt=0)
-    noise_gain: float | Auto | None = Field(default=None, union_mode="left_to_right")
+    noise_gain: float | Literal["auto"] | None = Field(default=None, union_mode="left_to_right")
 
     @field_validator("noise_gain")
     @classmethod
@@ -218,14 +231,7 @@ class MeasureNoiseLearningOptions(_Section):
     """Learning the noise of measurements (for measurement mitigation)."""
 
     num_randomizations: int | None = Field(default=None, ge=1)
-    shots_per_randomization: int | Auto | None = Field(default=None, union_mode="left_to_right")
-
-    @field_validator("shots_per_randomization")
-    @classmethod
-    def _at_least_one(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, int) and value < 1:
-            raise ValueError("must be at least 1 (or 'auto')")
-        return value
+    shots_per_randomization: CountOrAuto = None
 
 
 class ResilienceOptions(_Section):

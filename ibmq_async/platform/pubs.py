@@ -344,9 +344,21 @@ def check_execution_limit(per_pub: Sequence[int], limit: int = MAX_EXECUTIONS) -
 # --- requests -------------------------------------------------------------------------------
 
 
-def _params(pubs: list[list[Any]], options: PrimitiveOptions) -> dict[str, Any]:
-    inputs = options.program_inputs()
-    return {"pubs": pubs, **inputs}
+def _request(
+    program_id: str,
+    coerced: list[Any],
+    wire: list[list[Any]],
+    per_pub: Sequence[int],
+    options: PrimitiveOptions,
+    max_executions: int,
+) -> PrimitiveRequest:
+    return PrimitiveRequest(
+        program_id=program_id,
+        pubs=coerced,
+        params={"pubs": wire, **options.program_inputs()},
+        fields=options.job_fields(),
+        executions=check_execution_limit(per_pub, max_executions),
+    )
 
 
 def sampler_request(
@@ -369,16 +381,11 @@ def sampler_request(
         OptionsError: The options are not valid.
         ExecutionLimitError: The job would run more than ``max_executions`` executions.
     """
-    checked_options = SamplerOptions.coerce(options)
+    checked = SamplerOptions.coerce(options)
     coerced = coerce_sampler_pubs(pubs, shots=shots)
-    executions = check_execution_limit(sampler_executions(coerced, checked_options), max_executions)
-    return PrimitiveRequest(
-        program_id="sampler",
-        pubs=coerced,
-        params=_params([sampler_pub_wire(pub) for pub in coerced], checked_options),
-        fields=checked_options.job_fields(),
-        executions=executions,
-    )
+    wire = [sampler_pub_wire(pub) for pub in coerced]
+    per_pub = sampler_executions(coerced, checked)
+    return _request("sampler", coerced, wire, per_pub, checked, max_executions)
 
 
 def estimator_request(
@@ -401,15 +408,8 @@ def estimator_request(
         OptionsError: The options are not valid.
         ExecutionLimitError: The job would run more than ``max_executions`` executions.
     """
-    checked_options = EstimatorOptions.coerce(options)
+    checked = EstimatorOptions.coerce(options)
     coerced = coerce_estimator_pubs(pubs, precision=precision)
-    executions = check_execution_limit(
-        estimator_executions(coerced, checked_options), max_executions
-    )
-    return PrimitiveRequest(
-        program_id="estimator",
-        pubs=coerced,
-        params=_params([estimator_pub_wire(pub) for pub in coerced], checked_options),
-        fields=checked_options.job_fields(),
-        executions=executions,
-    )
+    wire = [estimator_pub_wire(pub) for pub in coerced]
+    per_pub = estimator_executions(coerced, checked)
+    return _request("estimator", coerced, wire, per_pub, checked, max_executions)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -25,6 +26,14 @@ from ibmq_async.credentials import DEFAULT_PLATFORM_URL, read_qiskit_runtime_cre
 from ibmq_async.local.config import BackendConfig
 from ibmq_async.local.devices import DEVICES_DIR, load_device
 from ibmq_async.platform import EstimatorOptions, SamplerOptions, backend_target
+
+_spec = importlib.util.spec_from_file_location(
+    "_target_summary", Path(__file__).with_name("scenarios") / "_target_summary.py"
+)
+assert _spec is not None
+assert _spec.loader is not None
+_summaries = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_summaries)
 
 SCENARIO = "runtime_sdk_pieces"
 CHECKS = ("targets", "options", "accounts")
@@ -47,32 +56,6 @@ def _output(pieces: tuple[ScenarioRun, Path], check: str) -> Any:
 
 def test_the_scenario_completed(pieces: tuple[ScenarioRun, Path]) -> None:
     assert_completed(pieces[0], CHECKS)
-
-
-def _summary(target: Any) -> dict[str, Any]:
-    operations = {}
-    for name in sorted(target.operation_names):
-        qargs = target[name]
-        operations[name] = (
-            None
-            if qargs is None
-            else {
-                ",".join(map(str, key)) if key else "": (
-                    None if value is None else [value.error, value.duration]
-                )
-                for key, value in qargs.items()
-            }
-        )
-    qubits = target.qubit_properties
-    return {
-        "operations": operations,
-        "num_qubits": target.num_qubits,
-        "dt": target.dt,
-        "granularity": target.granularity,
-        "qubit_properties": None
-        if qubits is None
-        else [[qubit.t1, qubit.t2, qubit.frequency] for qubit in qubits],
-    }
 
 
 def _same(ours: Any, theirs: Any, where: str) -> None:
@@ -106,7 +89,7 @@ def test_targets_are_those_of_convert_to_target(pieces: tuple[ScenarioRun, Path]
             configuration = json.loads((DEVICES_DIR / kind / "conf.json").read_text())
             properties = json.loads((DEVICES_DIR / kind / "props.json").read_text())
             ours = backend_target(configuration, properties if detail == "True" else None)
-        _same(json.loads(json.dumps(_summary(ours))), target, key)
+        _same(json.loads(json.dumps(_summaries.target_summary(ours))), target, key)
         compared += 1
     assert compared == 11
 

@@ -372,3 +372,21 @@ def test_a_platform_account_reaches_the_local_service(
             )
         assert backends.status_code == 200, backends.text
         assert {device["name"] for device in backends.json()["devices"]} == {SIM, FEZ, PAUSED}
+
+
+def test_a_job_that_ran_too_long_is_an_error_not_a_wait(client: PlatformClient) -> None:
+    circuit = QuantumCircuit(1, 1)
+    circuit.x(0)
+    circuit.measure(0, 0)
+    # 8000 shots at the simulator's 250 us a shot are 2 quantum seconds, over a cost of 1.
+    request = sampler_request([circuit], shots=8000, options={"max_execution_time": 1})
+    job_id = _submit(client, request, SIM)
+    assert client.wait(job_id) == "Cancelled - Ran too long"
+    job = Job.model_validate(client.job(job_id))
+    status = job_status(job.state)
+    assert status is JobStatus.ERROR
+    assert status.is_final
+    message = job_error_message(job.state)
+    assert message is not None
+    assert message.startswith("Cancelled - Ran too long")
+    assert "Error code: 1305." in message

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from _harness import Scenario
 from _runtime import connect
+from _target_summary import target_summary
 
 scenario = Scenario()
 ctx = scenario.context
@@ -34,32 +35,6 @@ def _write(check: str, value: object) -> str:
     name = f"runtime_sdk_pieces.{check}.json"
     Path(name).write_text(json.dumps(value), encoding="utf-8")
     return name
-
-
-def _summary(target) -> dict:
-    operations = {}
-    for name in sorted(target.operation_names):
-        qargs = target[name]
-        operations[name] = (
-            None
-            if qargs is None
-            else {
-                ",".join(map(str, key)) if key else "": (
-                    None if value is None else [value.error, value.duration]
-                )
-                for key, value in qargs.items()
-            }
-        )
-    qubits = target.qubit_properties
-    return {
-        "operations": operations,
-        "num_qubits": target.num_qubits,
-        "dt": target.dt,
-        "granularity": target.granularity,
-        "qubit_properties": None
-        if qubits is None
-        else [[qubit.t1, qubit.t2, qubit.frequency] for qubit in qubits],
-    }
 
 
 @scenario.check("targets")
@@ -78,9 +53,9 @@ def _() -> dict:
             decoded = configuration_from_server_data(copy.deepcopy(configuration))
             assert decoded is not None, device
             props = properties_from_server_data(copy.deepcopy(properties)) if calibrated else None
-            out[f"{device}:{calibrated}"] = _summary(convert_to_target(decoded, props))
+            out[f"{device}:{calibrated}"] = target_summary(convert_to_target(decoded, props))
     service = connect(ctx)
-    out[f"served:{ctx['device']}"] = _summary(service.backend(ctx["device"]).target)
+    out[f"served:{ctx['device']}"] = target_summary(service.backend(ctx["device"]).target)
     return {"file": _write("targets", out), "targets": len(out)}
 
 
