@@ -67,6 +67,14 @@ def _state_name(state: object) -> str:
     )
 
 
+def _reason_code(state: JobState) -> int | None:
+    """The state's reason code, spelt ``reason_code`` or, as older answers do, ``reasonCode``."""
+    if state.reason_code is not None:
+        return state.reason_code
+    legacy = (state.model_extra or {}).get("reasonCode")
+    return legacy if isinstance(legacy, int) and not isinstance(legacy, bool) else None
+
+
 def job_status(state: JobState | str, reason_code: int | None = None) -> JobStatus:
     """The :class:`JobStatus` of a platform job state.
 
@@ -84,7 +92,7 @@ def job_status(state: JobState | str, reason_code: int | None = None) -> JobStat
     """
     name = _state_name(state)
     if isinstance(state, JobState) and reason_code is None:
-        reason_code = state.reason_code
+        reason_code = _reason_code(state)
     if name == "Cancelled" and reason_code == RAN_TOO_LONG_REASON_CODE:
         return JobStatus.ERROR
     return PLATFORM_TO_JOB_STATUS[name]
@@ -107,8 +115,9 @@ def job_error_message(state: JobState) -> str | None:
     message = _state_name(state)
     if state.reason:
         message = f"{message}: {state.reason.rstrip('.')}."
-    if state.reason_code is not None:
-        message = f"{message.rstrip('.')}. Error code: {state.reason_code}."
+    code = _reason_code(state)
+    if code is not None:
+        message = f"{message.rstrip('.')}. Error code: {code}."
     if state.reason_solution:
         message = f"{message} {state.reason_solution}"
     return message

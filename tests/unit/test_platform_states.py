@@ -46,6 +46,10 @@ def test_cancelled_with_reason_code_1305_is_an_error() -> None:
     assert job_status(JobState(status="Cancelled", reason_code=1305)) is JobStatus.ERROR
     assert job_status("Cancelled", reason_code=1305) is JobStatus.ERROR
     assert job_status(JobState(status="Cancelled", reason_code=1212)) is JobStatus.CANCELLED
+    # Older answers spell it reasonCode (qiskit-ibm-runtime reads both).
+    legacy = JobState.model_validate({"status": "Cancelled", "reasonCode": 1305})
+    assert job_status(legacy) is JobStatus.ERROR
+    assert job_error_message(legacy) == "Cancelled. Error code: 1305."
 
 
 @pytest.mark.parametrize("state", ["Paused", "", "Queued!", None, 3, "Completed-ish"])
