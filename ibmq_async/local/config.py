@@ -125,6 +125,12 @@ class BackendConfig(_Strict):
         projects: The ``"hub/group/project"`` that see the backend; all if unset.
         operational: What ``queue/status`` reports as ``state``.
         status: What ``queue/status`` reports as ``status`` (``active``, ``maintenance``...).
+        input_allowed: What the configuration reports as ``input_allowed`` (the kinds of
+            input the backend takes); by default the device snapshot's own list, else
+            ``["job", "runtime"]`` as IBM's backends reported.
+        noise: Simulate the device with a noise model built from its calibration (gate
+            errors, readout errors, T1/T2; see :mod:`ibmq_async.local.noise`) instead of
+            ideally. Only for devices: the simulator has no calibration.
     """
 
     name: str = Field(min_length=1, pattern=r"^[^/\s]+$")
@@ -138,6 +144,8 @@ class BackendConfig(_Strict):
     projects: list[str] | None = None
     operational: bool = True
     status: str = "active"
+    input_allowed: list[str] | None = None
+    noise: bool = False
 
     @field_validator("projects")
     @classmethod
