@@ -35,6 +35,7 @@ from ibmq_async.local.engine import Engine
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.filters import FilterError, parse_filter
 from ibmq_async.local.jobs import Job
+from ibmq_async.local.logs import AccessLogMiddleware
 from ibmq_async.local.queue import BackendRuntime
 from ibmq_async.local.websocket import job_status_stream
 from ibmq_async.models._base import format_utc
@@ -558,7 +559,7 @@ def create_app(config: LocalServiceConfig | Engine | str | Path | None = None) -
 
     app = Starlette(
         routes=_routes(),
-        middleware=[Middleware(TraceMiddleware)],
+        middleware=[Middleware(AccessLogMiddleware), Middleware(TraceMiddleware)],
         exception_handlers={
             ApiError: _api_error,
             FilterError: _filter_error,
