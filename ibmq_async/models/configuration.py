@@ -12,8 +12,8 @@ in microseconds, ``qubit_lo_range``/``meas_lo_range`` in GHz. Properties ending 
 Real configurations served by IBM Quantum differ from the schema in a few places, and the
 models accept what the devices really send: ``rep_delay_range`` is a flat ``[min, max]``
 (the schema wants a list of pairs; both are accepted), ``processor_type.revision`` is a
-number (an integer, or a float such as ``1.2``), the ``reset`` gate has ``null`` ``parameters`` and ``qasm_def``, and
-``quantum_volume`` may be ``null``.
+number (an integer, or a float such as ``1.2``), the ``reset`` gate has ``null``
+``parameters`` and ``qasm_def``, and ``quantum_volume`` may be ``null``.
 """
 
 from __future__ import annotations
