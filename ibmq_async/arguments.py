@@ -35,9 +35,10 @@ def _wire_names(model: Any) -> set[str]:
 
 
 QOBJ_CONFIG_KEYS: frozenset[str] = frozenset(
-    _wire_names(QasmQobjConfig) | _wire_names(PulseQobjConfig)
+    _wire_names(QasmQobjConfig) | _wire_names(PulseQobjConfig) | {"simulate_failure"}
 )
-"""The Qobj ``config`` keys the wire models name (QASM and pulse)."""
+"""The Qobj ``config`` keys the wire models name (QASM and pulse), and the local service's
+``simulate_failure``."""
 
 
 def _is_int(value: object) -> bool:
@@ -159,10 +160,10 @@ def warn_unmeasured(names: list[str], *, stacklevel: int = 3) -> None:
     """Warn that these circuits measure nothing: their results will have no counts."""
     if names:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        one = len(names) == 1
         warnings.warn(
-            f"{'circuit' if len(names) == 1 else 'circuits'} {shown} "
-            f"{'has' if len(names) == 1 else 'have'} no measurements: the result will have "
-            "no counts for them",
+            f"{'circuit' if one else 'circuits'} {shown} {'has' if one else 'have'} no "
+            f"measurements: the result will have no counts for {'it' if one else 'them'}",
             UserWarning,
             stacklevel=stacklevel,
         )

@@ -229,7 +229,6 @@ class IBMQBackend:
         items = circuits if isinstance(circuits, (list, tuple)) else [circuits]
         if not items:
             raise IBMQBackendValueError("run() needs at least one circuit")
-        warn_unmeasured(unmeasured_experiments(items), stacklevel=4)
         if all(is_quantum_circuit(item) for item in items):
             qobj = circuits_to_qobj(
                 items,
@@ -373,6 +372,8 @@ class IBMQBackend:
         options = {k: v for k, v in {**self._options, **given}.items() if v is not None}
         self._check_run_options(options)
         content, model = self._build_qobj(circuits, header, options, given)
+        items = circuits if isinstance(circuits, (list, tuple)) else [circuits]
+        warn_unmeasured(unmeasured_experiments(items))
         try:
             record = await self._api.submit_job(
                 self.name(),
