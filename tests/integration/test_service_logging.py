@@ -203,12 +203,16 @@ def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Output, 
     )
     assert process.stdout is not None
     assert process.stderr is not None
-    url = process.stdout.readline().split(" on ")[1].strip()
-    process.stdout.readline()
-    process.stdout.readline()
-    token = process.stdout.readline().split(":", 1)[1].strip()
-    errors = Output(process.stderr)
-    errors.wait_for("Application startup complete")
+    try:
+        url = process.stdout.readline().split(" on ")[1].strip()
+        process.stdout.readline()
+        process.stdout.readline()
+        token = process.stdout.readline().split(":", 1)[1].strip()
+        errors = Output(process.stderr)
+        errors.wait_for("Application startup complete")
+    except BaseException:
+        _stop(process)
+        raise
     return process, errors, url, token
 
 
