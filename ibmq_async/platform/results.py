@@ -11,7 +11,8 @@ the classic channel returns for the same circuits, so code written for it runs u
 * counts and per-shot memory as hex outcomes of the memory slots, the circuit's classical
   registers laid out in order from the lowest slot, so ``get_counts()`` and
   ``get_memory()`` give Qiskit's keys (registers split by spaces, the last register
-  first), exactly as the classic service's results do;
+  first), exactly as the classic service's results do; a circuit that measured nothing
+  has no counts (``get_counts()`` says so), as on the classic channel;
 * the experiment header the classic channel sends and gets back (``name``,
   ``creg_sizes``, ``memory_slots``, ``clbit_labels``, ``qreg_sizes``, ``qubit_labels``,
   ``n_qubits``, ``global_phase``, ``metadata``), shots, ``success``, the job id and the
@@ -93,14 +94,9 @@ def _is_symbolic(circuit: Any) -> bool:
     return isinstance(circuit.global_phase, ParameterExpression)
 
 
-def _outcomes(
-    fields: Mapping[str, Any], registers: list[tuple[str, int]], loc: Any, shots: int
-) -> list[str]:
+def _outcomes(fields: Mapping[str, Any], registers: list[tuple[str, int]], loc: Any) -> list[str]:
     """The hex outcome of each shot: register ``r``'s bits at the slots after those of the
-    registers before it (the classic Qobj's memory slots). A circuit without classical
-    registers has ``0x0`` at every shot, as the classic service gives it."""
-    if not registers:
-        return ["0x0"] * shots
+    registers before it (the classic Qobj's memory slots)."""
     per_register = [fields[name].get_bitstrings(loc) for name, _ in registers]
     shots = len(per_register[0])
     # A bitstring lists its highest bit first, so the last register goes leftmost.
@@ -163,20 +159,24 @@ def sampler_result_to_result(
         name = str(circuit.name) if circuit is not None else None
         shape = tuple(data.shape)
         locations: list[Any] = [()] if not shape else list(_indices(shape))
-        unmeasured_shots = 0 if registers else _spans_shots(primitive_result, index)
         for position, loc in enumerate(locations):
-            outcomes = _outcomes(fields, registers, loc, unmeasured_shots)
             experiment_name = name if not shape or name is None else f"{name}-{position}"
+            if registers:
+                outcomes = _outcomes(fields, registers, loc)
+                shots = len(outcomes)
+                data = ExperimentResultData(
+                    counts=dict(Counter(outcomes)), memory=outcomes if memory else None
+                )
+            else:  # measured nothing: no counts, as the classic service answers
+                shots = _spans_shots(primitive_result, index)
+                data = ExperimentResultData()
             experiments.append(
                 ExperimentResult(
-                    shots=len(outcomes),
+                    shots=shots,
                     success=True,
                     meas_level=2,
                     status="DONE",
-                    data=ExperimentResultData(
-                        counts=dict(Counter(outcomes)),
-                        memory=outcomes if memory else None,
-                    ),
+                    data=data,
                     header=_header(circuit, registers, experiment_name, metadata),
                 )
             )

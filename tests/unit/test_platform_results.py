@@ -14,7 +14,7 @@ from qiskit.primitives.containers import BitArray, DataBin, PrimitiveResult, Sam
 
 from ibmq_async import runtime_json
 from ibmq_async.exceptions import ApiProtocolError
-from ibmq_async.models import Result, format_outcome
+from ibmq_async.models import Result, ResultDataError, format_outcome
 from ibmq_async.platform import PlatformResultError, sampler_result_to_result
 from ibmq_async.runtime_json import DoubleSliceSpan, ExecutionSpans
 
@@ -121,7 +121,7 @@ def test_each_parameter_set_is_an_experiment_named_as_classic_bound_circuits() -
     assert result.get_counts() == [{"0": 2, "1": 1}, {"1": 2, "0": 1}]
 
 
-def test_a_circuit_without_registers_counts_zeros_as_the_classic_service() -> None:
+def test_a_circuit_without_registers_has_no_counts_as_on_the_classic_channel() -> None:
     circuit = QuantumCircuit(1, name="unmeasured")
     circuit.x(0)
     result = sampler_result_to_result(
@@ -130,8 +130,10 @@ def test_a_circuit_without_registers_counts_zeros_as_the_classic_service() -> No
         backend_name="b",
         circuits=[circuit],
     )
-    assert result.get_counts() == {"0": 10}
+    with pytest.raises(ResultDataError, match="'unmeasured' measured nothing"):
+        result.get_counts()
     assert result.results[0].shots == 10
+    assert result.results[0].data.to_wire() == {}
 
 
 def test_wide_registers_keep_every_bit() -> None:
