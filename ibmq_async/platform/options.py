@@ -56,7 +56,6 @@ __all__ = [
     "SimulatorOptions",
     "TwirlingOptions",
     "ZneOptions",
-    "coerce_options",
 ]
 
 OPTIONS_VERSION = 2
@@ -397,15 +396,6 @@ class EstimatorOptions(PrimitiveOptions):
     resilience: ResilienceOptions = Field(default_factory=ResilienceOptions)
     execution: EstimatorExecutionOptions = Field(default_factory=EstimatorExecutionOptions)
     twirling: TwirlingOptions = Field(default_factory=TwirlingOptions)
-
-
-def coerce_options(kind: type[_Options], options: _Options | Mapping[str, Any] | None) -> _Options:
-    """``kind.coerce(options)``: options of a primitive from what a caller passed.
-
-    Raises:
-        OptionsError: As for :meth:`PrimitiveOptions.coerce`.
-    """
-    return kind.coerce(options)
 
 
 def _merged(base: Any, update: Any) -> Any:
