@@ -9,6 +9,10 @@ In this process, before the service starts (nothing else running):
 * ``service_executor``: the service's own execution path without HTTP, database or queue:
   ``prepare(qobj, device)`` (Qobj checks and conversion to a circuit) then ``execute``
   (Aer and the Result document), one after the other.
+* ``noise``: the same path on ``ibmq_vigo`` for a Bell pair and the quickstart's random
+  5-qubit circuit (1024 shots, transpiled for the device), ideal and with the device's
+  noise model (``noise = true``), alternating: the simulation cost of noise as the ratio
+  of the noisy p50 to the ideal one.
 
 Against ``ibmq-async serve`` (its own process: the simulator with 8 workers), from a client
 process that uses bare httpx (the protocol, no SDK logic):
@@ -21,13 +25,14 @@ process that uses bare httpx (the protocol, no SDK logic):
 * ``service_loaded``: N jobs with 8 in flight, the same calls: jobs per second, and the
   turnaround under load.
 
-Overheads reported: the service's sequential turnaround over Aer's time per circuit, and
-the service's jobs per second (loaded) over Aer's. The client runs on the same machine,
+Overheads reported: the service's sequential turnaround over Aer's time per circuit, the
+service's jobs per second (loaded) over Aer's, and the noisy executor's p50 over the ideal
+one. The client runs on the same machine,
 so its CPU time is part of every service figure; it is reported.
 
 Usage::
 
-    python benchmarks/service.py                 # 300 sequential, 2000 loaded (about 1 min)
+    python benchmarks/service.py                 # 300 sequential, 2000 loaded (about 1.5 min)
     python benchmarks/service.py --quick         # 50 sequential, 300 loaded
     python benchmarks/service.py --chart benchmarks/charts/service.png
 """
@@ -127,6 +132,79 @@ def measure_executor(n: int) -> dict[str, Any]:
         times.append(time.perf_counter() - began)
     elapsed = time.perf_counter() - start
     return {"jobs_per_s": round(n / elapsed, 1), "per_job": _stats(times)}
+
+
+def _vigo_qobjs(shots: int) -> dict[str, dict[str, Any]]:
+    """A Bell pair and the quickstart's random 5-qubit circuit, transpiled for ibmq_vigo."""
+    from qiskit import QuantumCircuit, transpile
+    from qiskit.circuit.random import random_circuit
+
+    from ibmq_async.circuits import circuits_to_qobj
+    from ibmq_async.local.devices import DEVICES_DIR
+
+    configuration = json.loads((DEVICES_DIR / "vigo" / "conf.json").read_text())
+    bell = QuantumCircuit(2, 2, name="bell")
+    bell.h(0)
+    bell.cx(0, 1)
+    bell.measure([0, 1], [0, 1])
+    circuits = {
+        "bell_2q": bell,
+        "random_5q_depth4": random_circuit(5, depth=4, measure=True, seed=1234),
+    }
+    qobjs = {}
+    for name, circuit in circuits.items():
+        transpiled = transpile(
+            circuit,
+            basis_gates=configuration["basis_gates"],
+            coupling_map=configuration["coupling_map"],
+            seed_transpiler=1234,
+        )
+        qobjs[name] = circuits_to_qobj(
+            [transpiled], backend_name="ibmq_vigo", backend_version="1", n_qubits=5, shots=shots
+        )
+    return qobjs
+
+
+def measure_noise(n: int) -> dict[str, Any]:
+    """The service's executor on ibmq_vigo, ideal and with its noise model, alternating."""
+    from ibmq_async.local.config import BackendConfig
+    from ibmq_async.local.devices import load_device
+    from ibmq_async.local.executor import execute, prepare
+    from ibmq_async.local.noise import device_noise
+
+    backend = BackendConfig(name="ibmq_vigo", device="vigo", noise=True)
+    device = load_device(backend)
+    noise = device_noise(backend, device)
+    shots = 1024
+    report: dict[str, Any] = {"shots": shots}
+    for name, qobj in _vigo_qobjs(shots).items():
+        times: dict[str, list[float]] = {"ideal": [], "noisy": []}
+
+        def once(kind: str, qobj: dict[str, Any] = qobj, name: str = name) -> None:
+            prepared = prepare(qobj, device)
+            model = noise if kind == "noisy" else None
+            outcome = execute(
+                prepared, job_id="bench", backend_name="ibmq_vigo", backend_version="1",
+                noise=model,
+            )  # fmt: skip
+            if not outcome.success:
+                raise RuntimeError(f"{name} ({kind}) failed: {outcome.error_message}")
+
+        for _ in range(3):  # warm-up: Aer, and the noise model of the circuit's qubits
+            once("ideal")
+            once("noisy")
+        for _ in range(n):  # alternating, so both see the same machine load
+            for kind in ("ideal", "noisy"):
+                began = time.perf_counter()
+                once(kind)
+                times[kind].append(time.perf_counter() - began)
+        ideal, noisy = _stats(times["ideal"]), _stats(times["noisy"])
+        report[name] = {
+            "ideal": ideal,
+            "noisy": noisy,
+            "noisy_p50_over_ideal_p50": round(noisy["p50_ms"] / ideal["p50_ms"], 2),
+        }
+    return report
 
 
 # --- the client process ---------------------------------------------------------------------
@@ -308,6 +386,8 @@ def main() -> None:
     results["aer_direct"] = measure_aer(sequential)
     log(f"the service's executor in process, {sequential} Qobjs")
     results["service_executor"] = measure_executor(sequential)
+    log(f"the cost of noise: ibmq_vigo ideal and noisy, {sequential} Qobjs each")
+    results["noise"] = measure_noise(sequential)
     for mode, n in (("sequential", sequential), ("loaded", loaded)):
         with local_service() as service:
             log(f"the service over HTTP, {mode}: {n} jobs")
@@ -345,6 +425,10 @@ def main() -> None:
         "loaded_jobs_per_s_over_aer": round(
             results["service_loaded"]["jobs_per_s"] / aer["jobs_per_s"], 3
         ),
+        "noise_bell_p50_over_ideal": results["noise"]["bell_2q"]["noisy_p50_over_ideal_p50"],
+        "noise_random_5q_p50_over_ideal": results["noise"]["random_5q_depth4"][
+            "noisy_p50_over_ideal_p50"
+        ],
     }
     document = {
         "benchmark": "service",

@@ -5,7 +5,9 @@ each request awaits its job without blocking the event loop, so many requests ru
 If the client goes away, the wait is cancelled (the job itself keeps running).
 
 With ``QE_TOKEN`` and ``QE_URL`` set it uses that account; otherwise it starts the
-embedded local service. Run it with ``python examples/async_service.py`` and try::
+embedded local service, which leaves the program's logging as it is (uvicorn's start-up
+lines and access log still show). Run it with ``python examples/async_service.py``
+(``PORT`` picks another port than 8000) and try::
 
     curl 'http://127.0.0.1:8000/bell?shots=512'
     curl -X POST --data-binary @circuit.qasm 'http://127.0.0.1:8000/run?shots=100'
@@ -28,6 +30,7 @@ from ibmq_async import IBMQBackend, IBMQError, IBMQFactory
 from ibmq_async.local import serve
 
 BACKEND = os.environ.get("BACKEND", "ibmq_qasm_simulator")
+MAX_SHOTS = 8192
 
 
 @contextlib.asynccontextmanager
@@ -60,8 +63,23 @@ async def run_and_count(backend: IBMQBackend, circuit: QuantumCircuit, shots: in
     return JSONResponse({"job_id": job.job_id(), "counts": result.get_counts()})
 
 
+class BadRequest(Exception):
+    """A request the service cannot serve; answered with a 400 and the reason."""
+
+
 def shots_of(request: Request) -> int:
-    return max(1, min(int(request.query_params.get("shots", "1024")), 8192))
+    text = request.query_params.get("shots", "1024")
+    try:
+        shots = int(text)
+    except ValueError:
+        raise BadRequest(f"shots must be an integer from 1 to {MAX_SHOTS}, got {text!r}") from None
+    if not 1 <= shots <= MAX_SHOTS:
+        raise BadRequest(f"shots must be an integer from 1 to {MAX_SHOTS}, got {shots}")
+    return shots
+
+
+async def bad_request(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=400)
 
 
 async def bell(request: Request) -> JSONResponse:
@@ -73,21 +91,23 @@ async def bell(request: Request) -> JSONResponse:
 
 
 async def run_qasm(request: Request) -> JSONResponse:
+    shots = shots_of(request)
     try:
         circuit = qasm2.loads(
             (await request.body()).decode(), custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS
         )
     except (UnicodeDecodeError, qasm2.QASM2ParseError) as error:
         return JSONResponse({"error": f"not OpenQASM 2: {error}"}, status_code=400)
-    return await run_and_count(request.app.state.backend, circuit, shots_of(request))
+    return await run_and_count(request.app.state.backend, circuit, shots)
 
 
 app = Starlette(
     routes=[Route("/bell", bell), Route("/run", run_qasm, methods=["POST"])],
     lifespan=lifespan,
+    exception_handlers={BadRequest: bad_request},
 )
 
 if __name__ == "__main__":
     import uvicorn
 
-    uvicorn.run(app, host="127.0.0.1", port=8000)
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))

@@ -3,7 +3,7 @@
 Runs 240 random circuits on ``ibmq_vigo`` (a job limit of 5 jobs per user), 10 circuits per
 job, with a progress bar. The job set id is written to ``batch-state.json`` as soon as the
 set exists: if the script is interrupted (Ctrl-C, a crash, a laptop that sleeps), running it
-again finishes the same set, submitting only the jobs it lacks.
+again finishes the same set, submitting only the jobs it lacks. Ctrl-C says so in one line.
 
 It runs on a local service whose database (``batch-example.db``) survives between runs, so
 resuming works without an account. With ``QE_TOKEN`` and ``QE_URL`` set it uses that account.
@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -43,7 +44,7 @@ async def account() -> AsyncIterator[AccountProvider]:
         yield await stack.enter_async_context(provider)
 
 
-async def main(circuit_count: int, fresh: bool) -> None:
+async def main(circuit_count: int, fresh: bool, manager: IBMQJobManager) -> None:
     if fresh:
         await STATE.unlink(missing_ok=True)
     saved = json.loads(await STATE.read_text()) if await STATE.exists() else None
@@ -59,7 +60,7 @@ async def main(circuit_count: int, fresh: bool) -> None:
             coupling_map=config.coupling_map,
             seed_transpiler=1,
         )
-        job_set = await IBMQJobManager().run(
+        job_set = await manager.run(
             transpiled,
             backend,
             name="random-circuits",
@@ -92,4 +93,19 @@ if __name__ == "__main__":
     parser.add_argument("--circuits", type=int, default=240)
     parser.add_argument("--fresh", action="store_true")
     arguments = parser.parse_args()
-    anyio.run(main, arguments.circuits, arguments.fresh)
+    manager = IBMQJobManager()  # keeps the set it makes, even when interrupted
+    try:
+        anyio.run(main, arguments.circuits, arguments.fresh, manager)
+    except KeyboardInterrupt:
+        job_sets = manager.job_sets()
+        if job_sets:
+            set_id = job_sets[-1].job_set_id()
+            Path(STATE).write_text(json.dumps({"job_set_id": set_id}))
+            message = (
+                f"interrupted: job set {set_id} is saved in {STATE}; "
+                f"'python {sys.argv[0]} --circuits {arguments.circuits}' finishes it"
+            )
+        else:
+            message = "interrupted before the job set was made; nothing was submitted"
+        print(message, file=sys.stderr)
+        sys.exit(130)

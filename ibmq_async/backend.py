@@ -7,6 +7,7 @@ and ``name()`` are plain methods. Everything that asks the service is a coroutin
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -16,6 +17,14 @@ from pydantic import ValidationError
 
 from ibmq_async.api import JobQuery
 from ibmq_async.api.classic import encode_qobj
+from ibmq_async.arguments import (
+    check_job_id,
+    check_limit,
+    check_skip,
+    unmeasured_experiments,
+    warn_unknown_run_options,
+    warn_unmeasured,
+)
 from ibmq_async.circuits import circuits_to_qobj, is_quantum_circuit
 from ibmq_async.exceptions import (
     ApiError,
@@ -73,6 +82,7 @@ _DEVICE_OPTIONS: dict[str, Any] = {
 }
 _SIMULATOR_OPTIONS: dict[str, Any] = {**_DEVICE_OPTIONS, "seed_simulator": None}
 _ALWAYS_SUPPORTED = frozenset({"measure", "barrier"})
+_CONVERTER_OPTIONS = frozenset(inspect.signature(circuits_to_qobj).parameters)
 
 
 @contextmanager
@@ -324,10 +334,13 @@ class IBMQBackend:
                 one (one more request). Defaults to ``True`` when a key is given; pass
                 ``False`` for a key known to be new. Failures that leave it unknown whether
                 the job was made are reconciled either way.
-            **run_config: Other Qobj configuration keys.
+            **run_config: Other Qobj configuration keys. They go into the Qobj config as
+                given; a key that no Qobj model or backend option names is sent all the
+                same, with a warning that names the closest known option.
 
         Returns:
-            The submitted job.
+            The submitted job (a circuit or experiment without measurements is sent too,
+            with a warning: its result has no counts).
 
         Raises:
             CircuitConversionError: A circuit has an unbound parameter or an instruction the
@@ -342,6 +355,7 @@ class IBMQBackend:
             raise IBMQBackendValueError(f"job_tags must be a list of strings, got {job_tags!r}")
         if job_name is not None and not isinstance(job_name, str):
             raise IBMQBackendValueError(f"job_name must be a string, got {job_name!r}")
+        warn_unknown_run_options(run_config, {*self._options, *_CONVERTER_OPTIONS})
         explicit = {
             "shots": shots,
             "memory": memory,
@@ -360,6 +374,8 @@ class IBMQBackend:
         options = {k: v for k, v in {**self._options, **given}.items() if v is not None}
         self._check_run_options(options)
         content, model = self._build_qobj(circuits, header, options, given)
+        items = circuits if isinstance(circuits, (list, tuple)) else [circuits]
+        warn_unmeasured(unmeasured_experiments(items))
         try:
             record = await self._api.submit(
                 self.name(),
@@ -418,9 +434,13 @@ class IBMQBackend:
             timeout: Seconds per request at most.
 
         Raises:
-            IBMQBackendValueError: An argument is invalid.
+            IBMQBackendValueError: An argument is invalid (``limit`` not ``None`` or a
+                positive integer, a negative ``skip``, an unknown status...), before any
+                request.
             IBMQBackendApiError: The listing failed (after retries).
         """
+        check_limit(limit)
+        check_skip(skip)
         query = self._query(
             status=status,
             job_name=job_name,
@@ -456,9 +476,10 @@ class IBMQBackend:
         Takes the filters of :meth:`jobs`.
 
         Raises:
-            IBMQBackendValueError: An argument is invalid.
+            IBMQBackendValueError: An argument is invalid, before any request.
             IBMQBackendApiError: A page failed to load (after retries).
         """
+        check_skip(skip)
         query = self._query(
             status=status,
             job_name=job_name,
@@ -491,9 +512,11 @@ class IBMQBackend:
         """Fetch a job of this backend by id.
 
         Raises:
+            IBMQBackendValueError: ``job_id`` is not a non-empty string (before any request).
             IBMQBackendError: The job belongs to another backend.
             IBMQBackendApiError: The job does not exist or cannot be fetched.
         """
+        check_job_id(job_id)
         with backend_api_errors(f"retrieve job {job_id}"):
             try:
                 record = await self._api.jobs.get(job_id, timeout=timeout)

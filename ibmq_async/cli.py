@@ -4,6 +4,17 @@ Subcommands:
 
 * ``serve``: run the local IBM Quantum service in the foreground.
 * ``batch``: run OpenQASM 2 files as a job set and print their counts.
+* ``backends``: list the backends (qubits, status, pending jobs, job limit).
+* ``jobs``: list recent jobs (id, backend, status, name, created).
+
+Command-line parsing is argparse's: the standard library's parser does everything these
+commands need (subcommands, shared option groups, types with their own messages), so no
+dependency is added for it.
+
+An expected failure (a refused token, an unreachable URL, a missing file or extra, an
+unknown backend or job set, a circuit too wide for the backend, a bad configuration)
+prints one line on stderr that says what is wrong and what to do, and exits with status 1
+(2 for a usage error); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -14,14 +25,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ibmq_async._version import __version__
 from ibmq_async.batch import add_batch_parser
+from ibmq_async.cli_account import CommandError
+from ibmq_async.cli_listings import add_listing_parsers
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "describe_error", "main"]
+
+# ibmq_async.local.logs.LOG_LEVELS, repeated: importing it would need the local extra.
+_LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _add_serve(subparsers: Any) -> None:
+def _add_serve(subparsers: Any, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "serve",
+        parents=[common],
         help="run the local IBM Quantum service",
         description=(
             "Run the local IBM Quantum service (the IBM Quantum API on Qiskit Aer) until "
@@ -32,28 +50,43 @@ def _add_serve(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8080, help="port to bind (8080)")
     parser.add_argument("--config", type=Path, help="a TOML configuration file")
     parser.add_argument("--db", type=Path, help="the SQLite database (overrides the config's db)")
+    parser.add_argument(
+        "--log-level",
+        choices=_LOG_LEVELS,
+        default="info",
+        help="info: one line per REST request (default); debug: also websockets",
+    )
+    parser.add_argument(
+        "--noise",
+        action="store_true",
+        help="simulate every device backend with a noise model from its calibration",
+    )
     parser.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        from ibmq_async.local.config import LocalServiceConfig
-        from ibmq_async.local.server import run_forever
-    except ImportError as error:  # pragma: no cover - depends on the installation
-        print(
-            f"ibmq-async serve needs the 'local' extra (pip install 'ibmq-async[local]'): {error}",
-            file=sys.stderr,
-        )
-        return 2
+    from ibmq_async.local.config import LocalServiceConfig
+    from ibmq_async.local.server import run_forever
+
     try:
         config = LocalServiceConfig.from_toml(args.config) if args.config else LocalServiceConfig()
+    except FileNotFoundError:
+        raise CommandError(f"bad configuration: {args.config}: no such file", 2) from None
     except (OSError, ValueError) as error:
-        print(f"ibmq-async serve: bad configuration: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(f"bad configuration: {_first_line(error)}", 2) from error
     if args.db is not None:
         config = config.model_copy(update={"db": args.db})
     if config.db is None:
         config = config.model_copy(update={"db": Path("ibmq-local.db")})
+    if args.noise:
+        config = config.model_copy(
+            update={
+                "backends": [
+                    b if b.device == "simulator" else b.model_copy(update={"noise": True})
+                    for b in config.backends
+                ]
+            }
+        )
     named_users = bool(config.users)
 
     def ready(url: str, engine: Any) -> None:
@@ -69,10 +102,11 @@ def _serve(args: argparse.Namespace) -> int:
         _print_platform(url.removesuffix("/api"), engine, named_users)
 
     try:
-        run_forever(config, args.host, args.port, on_ready=ready)
+        run_forever(config, args.host, args.port, on_ready=ready, log_level=args.log_level)
+    except ValueError as error:  # a backend names a device that does not exist
+        raise CommandError(f"bad configuration: {_first_line(error)}", 2) from error
     except OSError as error:
-        print(f"ibmq-async serve: {error}", file=sys.stderr)
-        return 1
+        raise CommandError(f"cannot serve on {args.host}:{args.port}: {error}") from error
     except KeyboardInterrupt:  # pragma: no cover - interactive
         pass
     return 0
@@ -94,20 +128,75 @@ def _print_platform(root: str, engine: Any, named_users: bool) -> None:
         print(f"  {line}", flush=True)
 
 
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # pydantic's errors put the field on one line and the reason on the next.
+    return "; ".join(lines[:3]) if lines else type(error).__name__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ibmq-async`` (one subparser per subcommand)."""
     parser = argparse.ArgumentParser(prog="ibmq-async", description="ibmq_async tools")
+    parser.add_argument("--version", action="version", version=f"ibmq-async {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error, not one line"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an error, not one line",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    _add_serve(subparsers)
-    add_batch_parser(subparsers)
+    _add_serve(subparsers, common)
+    add_batch_parser(subparsers, common)
+    add_listing_parsers(subparsers, common)
     return parser
+
+
+_EXTRAS = {"qiskit": "qiskit", "qiskit_aer": "local", "starlette": "local", "uvicorn": "local"}
+
+
+def describe_error(error: BaseException) -> tuple[str, int] | None:
+    """The one line and exit status for an expected failure, or ``None`` for a bug."""
+    from ibmq_async.exceptions import (
+        ApiConnectionError,
+        ApiError,
+        IBMQError,
+    )
+
+    if isinstance(error, CommandError):
+        return str(error), error.status
+    if isinstance(error, ModuleNotFoundError):
+        if "pip install" in str(error):
+            return str(error), 1
+        top = (error.name or "").split(".")[0]
+        extra = _EXTRAS.get(top)
+        if extra is None:
+            return None
+        return f"{top} is not installed: pip install 'ibmq-async[{extra}]'", 1
+    if isinstance(error, ApiConnectionError):
+        return f"the service stopped answering: {error}", 1
+    if isinstance(error, (ApiError, IBMQError)):
+        return str(error), 1
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ibmq-async``; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    status: int = args.handler(args)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
+    args.argv = arguments
+    try:
+        status: int = args.handler(args)
+    except Exception as error:
+        described = None if args.debug else describe_error(error)
+        if described is None:
+            raise
+        message, status = described
+        print(f"ibmq-async {args.command}: {message}", file=sys.stderr)
     return status
 
 

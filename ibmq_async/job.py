@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ibmq_async.api import SUBMISSION_TAG_PREFIX
 from ibmq_async.exceptions import (
     ApiError,
     ApiJobWaitTimeoutError,
@@ -50,6 +51,10 @@ StatusCallback = Callable[[str, JobStatus, "IBMQJob", QueueInfo | None], Awaitab
 """``callback(job_id, status, job, queue_info)``: sync or async, called on each status change."""
 
 _HANDLE_VERSION = 1
+
+
+def _visible_tags(tags: Sequence[str]) -> list[str]:
+    return [tag for tag in tags if not tag.startswith(SUBMISSION_TAG_PREFIX)]
 
 
 @contextmanager
@@ -107,8 +112,12 @@ class IBMQJob:
         return self._record.name
 
     def tags(self) -> list[str]:
-        """The job tags."""
-        return list(self._record.tags)
+        """The job's tags, those of its user and of its job set.
+
+        The tag that records the job's submission key (``ibmq_async_submission_...``) stays
+        on the service, hidden here (``record.tags`` has it).
+        """
+        return _visible_tags(self._record.tags)
 
     @property
     def experiment_id(self) -> str | None:
@@ -140,9 +149,10 @@ class IBMQJob:
         return {n: v for n, v in zip(names, versions, strict=False) if n}
 
     def __repr__(self) -> str:
+        # The status as status() names it (DONE, not the API's COMPLETED).
         return (
             f"<IBMQJob {self.job_id()!r} backend={self._backend.name()!r} "
-            f"status={self._status.value}>"
+            f"status={self._status.job_status.name}>"
         )
 
     # --- status -------------------------------------------------------------------------
@@ -273,7 +283,7 @@ class IBMQJob:
                 self._apply_status(error.last_status)
             raise IBMQJobTimeoutError(
                 f"Timeout while waiting for job {self.job_id()} "
-                f"(last status {self._status.value}, timeout {timeout} s)"
+                f"(last status {self._status.job_status.name}, timeout {timeout} s)"
             ) from error
         except ApiError as error:
             raise IBMQJobApiError(f"Unable to wait for job {self.job_id()}: {error}") from error
@@ -403,7 +413,7 @@ class IBMQJob:
             return self._record.error.render()
         if result is not None and not result.success:
             return self._failed_experiments_text(result)
-        return f"The job ended in {self._status.value}."
+        return f"The job ended in {self._status.job_status.name} ({self._status.value})."
 
     def __await__(self) -> Generator[Any, None, Result]:
         return self.result().__await__()
@@ -457,7 +467,7 @@ class IBMQJob:
         if self._status is ApiJobStatus.CANCELLED:
             return True
         raise IBMQJobInvalidStateError(
-            f"Job {self.job_id()} was not cancelled: it ended in {self._status.value}."
+            f"Job {self.job_id()} was not cancelled: it ended in {self._status.job_status.name}."
         )
 
     # --- details ------------------------------------------------------------------------
@@ -507,7 +517,8 @@ class IBMQJob:
         """Change the job's tags.
 
         Tags that bind the job to a job set (``ibmq_jobset_...``) and the submission key
-        tag are always kept, and cannot be added by hand.
+        tag are always kept, and cannot be added by hand; the submission key tag is not
+        shown (see :meth:`tags`).
 
         Args:
             replacement_tags: The new tags; when given, the other arguments are ignored.
@@ -515,14 +526,12 @@ class IBMQJob:
             removal_tags: Tags to remove.
 
         Returns:
-            The job's tags as the service echoed them.
+            The job's tags as the service echoed them (without the submission key tag).
 
         Raises:
             IBMQInputValueError: No change was asked for, or a reserved tag was given.
             IBMQJobApiError: The service refused or did not echo the tags.
         """
-        from ibmq_async.api import SUBMISSION_TAG_PREFIX
-
         reserved = (JOB_SET_TAG_PREFIX, SUBMISSION_TAG_PREFIX)
         if replacement_tags is None and additional_tags is None and removal_tags is None:
             raise IBMQInputValueError(
@@ -546,7 +555,7 @@ class IBMQJob:
         with _job_api_errors(self.job_id(), "update the tags of"):
             echoed = await self._api.jobs.retag(self.job_id(), wanted)
         self._record = self._record.model_copy(update={"tags": list(echoed)})
-        return list(echoed)
+        return _visible_tags(echoed)
 
     async def properties(self) -> BackendProperties | None:
         """The backend properties in force when the job ran.

@@ -20,6 +20,7 @@ process died and the set is resumed with ``run(..., job_set_id=...)`` or
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import inspect
 import logging
 import re
@@ -413,15 +414,23 @@ class ManagedJobSet:
         if not self._want_progress_bar or self._progress_bar is not None:
             return
         try:
-            from tqdm.auto import tqdm
+            # tqdm.auto picks the notebook widget in Jupyter, which needs ipywidgets (and
+            # warns "IProgress not found" without it): the text bar is chosen on purpose
+            # then, and works in a notebook too.
+            if importlib.util.find_spec("ipywidgets") is not None:
+                from tqdm.auto import tqdm
+            else:
+                from tqdm.std import tqdm
         except ImportError:
             logger.warning("progress=True needs tqdm: pip install 'ibmq-async[progress]'")
             self._want_progress_bar = False
             return
         self._progress_bar = tqdm(total=len(self._chunks), desc=f"job set {self._name}", unit="job")
 
-    def _close_progress_bar(self) -> None:
-        if self._progress_bar is not None and all(chunk.is_final for chunk in self._chunks):
+    def _close_progress_bar(self, *, force: bool = False) -> None:
+        if self._progress_bar is not None and (
+            force or all(chunk.is_final for chunk in self._chunks)
+        ):
             self._progress_bar.close()
             self._progress_bar = None
 
@@ -560,10 +569,14 @@ class ManagedJobSet:
                                 self._follow_then_maybe_stop, chunk, group, stop_after_first
                             )
             except TimeoutError as error:
+                self._close_progress_bar(force=True)
                 raise IBMQJobManagerTimeoutError(
                     f"Job set {self._id} was not finished within {timeout} s: "
                     f"{self._state_counts()}"
                 ) from error
+            except BaseException:  # cancelled (Ctrl-C) or failed: the bar ends its line now
+                self._close_progress_bar(force=True)
+                raise
             finally:
                 self._close_progress_bar()
 
@@ -890,7 +903,7 @@ def _attempt_of(job: IBMQJob) -> int:
 
 def _submission_key_of(job: IBMQJob) -> str | None:
     """The submission key a job was created with, from its submission tag."""
-    for tag in job.tags():
+    for tag in job.record.tags:  # job.tags() hides the submission tag
         if tag.startswith(SUBMISSION_TAG_PREFIX):
             return tag[len(SUBMISSION_TAG_PREFIX) :]
     return None
@@ -916,7 +929,26 @@ async def _default_concurrency(backend: IBMQBackend, requested: int | None = Non
 
 
 class IBMQJobManager:
-    """Splits experiments into jobs and runs them as a :class:`ManagedJobSet`."""
+    """Splits experiments into jobs and runs them as a :class:`ManagedJobSet`.
+
+    The manager keeps the sets it ran (:meth:`job_sets`), as the original one did: a set
+    is there as soon as :meth:`run` made it, so an interrupted ``run()`` still tells
+    which set it was making.
+    """
+
+    def __init__(self) -> None:
+        self._job_sets: list[ManagedJobSet] = []
+
+    def job_sets(
+        self, job_set_id: str | None = None, name: str | None = None
+    ) -> list[ManagedJobSet]:
+        """The job sets this manager ran or resumed, oldest first, optionally by id or name."""
+        return [
+            job_set
+            for job_set in self._job_sets
+            if (job_set_id is None or job_set.job_set_id() == job_set_id)
+            and (name is None or job_set.name() == name)
+        ]
 
     async def run(
         self,
@@ -993,6 +1025,7 @@ class IBMQJobManager:
                     f"would be split {per_job} per job"
                 )
             job_set.show_progress(progress, on_progress)
+            self._job_sets.append(job_set)
             await job_set.resume(items, **run_config)
         else:
             job_set = ManagedJobSet(
@@ -1009,5 +1042,6 @@ class IBMQJobManager:
                 progress=progress,
                 on_progress=on_progress,
             )
+            self._job_sets.append(job_set)
         await job_set.submit_available()
         return job_set

@@ -20,6 +20,7 @@ import httpx
 
 from ibmq_async.api import RetryPolicy
 from ibmq_async.api.classic import Connection
+from ibmq_async.arguments import check_job_id, check_limit, check_skip
 from ibmq_async.backend import (
     IBMQBackend,
     IBMQRetiredBackend,
@@ -35,7 +36,9 @@ from ibmq_async.credentials import (
     save_credentials,
 )
 from ibmq_async.exceptions import (
+    ApiAuthenticationError,
     ApiError,
+    AuthenticationLicenseError,
     IBMQAccountCredentialsNotFound,
     IBMQAccountError,
     IBMQBackendValueError,
@@ -246,8 +249,11 @@ class AccountProvider:
                 )
             candidates = [b for b in candidates if getattr(b.configuration(), key) == value]
         if not candidates:
+            wanted = ", ".join(
+                [f"name={name!r}"] * (name is not None) + [f"{k}={v!r}" for k, v in kwargs.items()]
+            )
             raise IBMQBackendValueError(
-                f"no backend matches name={name!r} {kwargs or ''}; available: "
+                f"no backend matches {wanted or 'the criteria'}; available: "
                 f"{', '.join(sorted(self._backends))}"
             )
         if len(candidates) > 1:
@@ -348,11 +354,14 @@ class AccountProvider:
         """The jobs of this hub/group/project, on any backend (see ``IBMQBackend.jobs``).
 
         Raises:
-            IBMQBackendValueError: An argument is invalid.
+            IBMQBackendValueError: An argument is invalid (see ``IBMQBackend.jobs``), before
+                any request.
             IBMQBackendApiError: The listing failed (after retries).
         """
         from ibmq_async.job import IBMQJob
 
+        check_limit(limit)
+        check_skip(skip)
         query = job_query(
             backend_name=backend_name,
             status=status,
@@ -373,10 +382,12 @@ class AccountProvider:
         """Fetch a job of this hub/group/project by id, whatever its backend.
 
         Raises:
+            IBMQBackendValueError: ``job_id`` is not a non-empty string (before any request).
             IBMQBackendApiError: The job does not exist or cannot be fetched.
         """
         from ibmq_async.job import IBMQJob
 
+        check_job_id(job_id)
         with backend_api_errors(f"retrieve job {job_id}"):
             record = await self._api.jobs.get(job_id, timeout=timeout)
         return IBMQJob(self.backend_for_job(record), record, self._api)
@@ -486,6 +497,24 @@ def _first_error(error: BaseException) -> BaseException:
     return error
 
 
+def _token_refused(error: ApiAuthenticationError, url: str) -> ApiAuthenticationError:
+    """The login error as a user should read it: the token was refused, and by whom."""
+    if isinstance(error, AuthenticationLicenseError):
+        return error
+    reason = error.error_message or error.message
+    return ApiAuthenticationError(
+        f"The API token was refused by the service at {url} ({reason})",
+        status_code=error.status_code,
+        error_code=error.error_code,
+        error_message=error.error_message,
+        method=error.method,
+        url=error.url,
+        trace_id=error.trace_id,
+        retries_taken=error.retries_taken,
+        response=error.response,
+    )
+
+
 class IBMQFactory:
     """Enables an account and hands out its providers (the global :data:`IBMQ`).
 
@@ -532,7 +561,8 @@ class IBMQFactory:
         Raises:
             IBMQAccountError: An account is already enabled on this factory.
             IBMQProviderError: hub/group/project were given and do not match exactly one.
-            ApiError: Logging in failed (bad token: ``ApiAuthenticationError``).
+            ApiError: Logging in failed (a refused token: ``ApiAuthenticationError``, whose
+                message says the token was refused and by which service).
         """
         if self._connection is not None:
             raise IBMQAccountError(
@@ -557,15 +587,18 @@ class IBMQFactory:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> AccountProvider | None:
-        connection = await Connection.connect(
-            credentials.token,
-            credentials.url,
-            proxies=credentials.proxies,
-            verify=credentials.verify,
-            timeout=timeout,
-            retry=retry,
-            transport=transport,
-        )
+        try:
+            connection = await Connection.connect(
+                credentials.token,
+                credentials.url,
+                proxies=credentials.proxies,
+                verify=credentials.verify,
+                timeout=timeout,
+                retry=retry,
+                transport=transport,
+            )
+        except ApiAuthenticationError as error:
+            raise _token_refused(error, credentials.url) from error
         try:
             providers = await self._build_providers(connection, credentials)
         except BaseException:

@@ -16,17 +16,42 @@ service also serves the IBM Quantum Platform API (docs/platform.md): ``service.r
 Needs the ``local`` extra (qiskit, qiskit-aer, starlette, uvicorn, websockets).
 """
 
-from ibmq_async.local.app import create_app
-from ibmq_async.local.config import (
+import importlib.util as _importlib_util
+
+
+def _check_extra() -> None:
+    """Name the extra to install when a package of the service is missing."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        missing = next(
+            (name for name in ("qiskit", "qiskit_aer") if not _importlib_util.find_spec(name)),
+            None,
+        )
+    except ModuleNotFoundError as error:
+        missing = error.name or str(error)
+    if missing is not None:
+        raise ModuleNotFoundError(
+            f"ibmq_async.local needs the 'local' extra ({missing} is not installed): "
+            "pip install 'ibmq-async[local]'",
+            name=missing,
+        )
+
+
+_check_extra()
+
+from ibmq_async.local.app import create_app  # noqa: E402
+from ibmq_async.local.config import (  # noqa: E402
     BackendConfig,
     InstanceConfig,
     LocalServiceConfig,
     ReservationConfig,
     UserConfig,
 )
-from ibmq_async.local.engine import Engine
-from ibmq_async.local.server import LocalService, run_forever, serve
-from ibmq_async.local.stats import ServiceStats
+from ibmq_async.local.engine import Engine  # noqa: E402
+from ibmq_async.local.server import LocalService, run_forever, serve  # noqa: E402
+from ibmq_async.local.stats import ServiceStats  # noqa: E402
 
 __all__ = [
     "BackendConfig",

@@ -36,6 +36,7 @@ from ibmq_async.local.engine import Engine
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.filters import FilterError, parse_filter
 from ibmq_async.local.jobs import Job
+from ibmq_async.local.logs import AccessLogMiddleware
 from ibmq_async.local.platform.errors import ErrorCodes as PlatformCodes
 from ibmq_async.local.platform.errors import IamApiError, PlatformApiError
 from ibmq_async.local.platform.routes import (
@@ -591,7 +592,7 @@ def create_app(config: LocalServiceConfig | Engine | str | Path | None = None) -
 
     app = Starlette(
         routes=_routes(),
-        middleware=[Middleware(TraceMiddleware)],
+        middleware=[Middleware(AccessLogMiddleware), Middleware(TraceMiddleware)],
         exception_handlers={
             ApiError: _api_error,
             FilterError: _filter_error,

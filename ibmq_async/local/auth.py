@@ -111,6 +111,8 @@ class Authenticator:
         store: Where access tokens are kept.
         ttl: Lifetime of access tokens, in seconds.
         clock: The wall clock (``time.time``); replaceable in tests.
+        generated_token: Whether the only user is the default one, whose token is new at
+            every start (a refused login then says so).
     """
 
     def __init__(
@@ -119,8 +121,11 @@ class Authenticator:
         store: Store,
         ttl: float,
         clock: Callable[[], float] = time.time,
+        *,
+        generated_token: bool = False,
     ) -> None:
         self.users = list(users)
+        self.generated_token = generated_token
         self._by_id = {user.id: user for user in self.users}
         self._store = store
         self.ttl = ttl
@@ -150,7 +155,7 @@ class Authenticator:
             raise ApiError.bad_request("apiToken must be a non-empty string.")
         user = self.user_for_api_token(api_token)
         if user is None:
-            raise ApiError(401, ErrorCode.INVALID_API_TOKEN, "Login failed.", "LOGIN_FAILED")
+            raise ApiError(401, ErrorCode.INVALID_API_TOKEN, self._refusal(), "LOGIN_FAILED")
         access_token = secrets.token_urlsafe(48)
         created = self._clock()
         expires = created + self.ttl
@@ -158,6 +163,15 @@ class Authenticator:
             self._tokens[_digest(access_token)] = (user.id, expires)
         self._store.add_token(_digest(access_token), user.id, created, expires)
         return Login(access_token=access_token, user=user, created=created, expires=expires)
+
+    def _refusal(self) -> str:
+        if self.generated_token:
+            return (
+                "Login failed: the API token is not the one of this service's default user, "
+                "which changes at every start of the service: use the token it printed when "
+                "it started (or name users with fixed tokens in its configuration)"
+            )
+        return "Login failed: no user of this service has this API token"
 
     def authenticate(self, access_token: str | None) -> User:
         """The user an access token belongs to.

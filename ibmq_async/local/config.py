@@ -198,6 +198,12 @@ class BackendConfig(_Strict):
         instances: The platform instances (CRNs) that see the backend; all if unset.
         seconds_per_shot: The quantum seconds one shot of one circuit costs; by default the
             device's repetition time (``rep_times`` or ``default_rep_delay``).
+        input_allowed: What the configuration reports as ``input_allowed`` (the kinds of
+            input the backend takes); by default the device snapshot's own list, else
+            ``["job", "runtime"]`` as IBM's backends reported.
+        noise: Simulate the device with a noise model built from its calibration (gate
+            errors, readout errors, T1/T2; see :mod:`ibmq_async.local.noise`) instead of
+            ideally. Only for devices: the simulator has no calibration.
     """
 
     name: str = Field(min_length=1, pattern=r"^[^/\s]+$")
@@ -213,6 +219,8 @@ class BackendConfig(_Strict):
     status: str = "active"
     instances: list[str] | None = None
     seconds_per_shot: float | None = Field(default=None, ge=0.0)
+    input_allowed: list[str] | None = None
+    noise: bool = False
 
     @field_validator("projects")
     @classmethod

@@ -28,6 +28,7 @@ from ibmq_async.models._base import format_utc
 
 __all__ = [
     "BUNDLED_DEVICES",
+    "DEFAULT_INPUT_ALLOWED",
     "DEVICES_DIR",
     "SIMULATOR_BASIS_GATES",
     "Device",
@@ -52,6 +53,9 @@ SIMULATOR_BASIS_GATES: tuple[str, ...] = (
     "cswap", "unitary", "initialize", "delay", "reset",
 )  # fmt: skip
 """The basis gates the simulator backend advertises (every one can be executed)."""
+
+DEFAULT_INPUT_ALLOWED: tuple[str, ...] = ("job", "runtime")
+"""The ``input_allowed`` of a backend whose snapshot and configuration name none."""
 
 _PARAMETER_NAMES = ("theta", "phi", "lam", "gamma")
 _VARIED_NDUVS = frozenset(
@@ -199,7 +203,7 @@ def _simulator_configuration(name: str) -> dict[str, Any]:
         "credits_required": False,
         "allow_q_object": True,
         "allow_object_storage": True,
-        "input_allowed": ["job"],
+        "input_allowed": list(DEFAULT_INPUT_ALLOWED),
         "url": "None",
     }
 
@@ -325,6 +329,8 @@ def load_device(backend: BackendConfig, history_days: int = 0) -> Device:
     """
     if backend.device == "simulator":
         configuration = _simulator_configuration(backend.name)
+        if backend.input_allowed is not None:
+            configuration["input_allowed"] = list(backend.input_allowed)
         return Device(
             name=backend.name,
             configuration=configuration,
@@ -347,6 +353,10 @@ def load_device(backend: BackendConfig, history_days: int = 0) -> Device:
     configuration.setdefault("online_date", "2020-01-01T00:00:00Z")
     configuration["online_date"] = _utc_text(str(configuration["online_date"]))
     configuration["simulator"] = False
+    if backend.input_allowed is not None:
+        configuration["input_allowed"] = list(backend.input_allowed)
+    else:
+        configuration.setdefault("input_allowed", list(DEFAULT_INPUT_ALLOWED))
     props_path = directory / "props.json"
     defs_path = directory / "defs.json"
     return Device(

@@ -34,7 +34,15 @@ from ibmq_async.local.devices import dumps, loads, parse_datetime
 from ibmq_async.local.errors import ApiError, ErrorCode
 from ibmq_async.local.executor import ExecutionOutcome, PreparedJob, QobjError, execute, prepare
 from ibmq_async.local.filters import Filter
-from ibmq_async.local.jobs import Clock, Job, client_info_from_header, format_timestamp, new_job_id
+from ibmq_async.local.jobs import (
+    Clock,
+    Job,
+    client_info_from_header,
+    format_timestamp,
+    new_job_id,
+    qobj_summary,
+)
+from ibmq_async.local.noise import device_noise
 from ibmq_async.local.platform.core import Platform
 from ibmq_async.local.queue import BackendRuntime
 from ibmq_async.local.signing import UrlSigner
@@ -87,7 +95,9 @@ class Engine:
         self._store_closed = False
         self._stopping = threading.Event()
         self.catalog = Catalog(config, self.store)
-        self.auth = Authenticator(self._users(), self.store, config.token_ttl)
+        self.auth = Authenticator(
+            self._users(), self.store, config.token_ttl, generated_token=not config.users
+        )
         self.stats = ServiceStats()
         for user in self.auth.users:
             self.stats.aliases[user.token] = user.id
@@ -111,6 +121,7 @@ class Engine:
                 paused=backend.paused,
                 run_delay=backend.run_delay,
                 queue_delay=backend.queue_delay,
+                noise=device_noise(backend, self.catalog.devices[backend.name]),
             )
             for backend in config.backends
         }
@@ -532,6 +543,7 @@ class Engine:
             job.uploaded = True
             job.qobj = qobj
             job.qobj_size = len(data)
+            job.summary = qobj_summary(qobj)
             job.changed()
             self.store.set_qobj(job_id, data, job.record())
 
@@ -716,6 +728,7 @@ class Engine:
                 job_id=job.id,
                 backend_name=runtime.config.name,
                 backend_version=runtime.device.backend_version,
+                noise=runtime.noise,
             )
         except Exception as failure:  # a crash of the run is the job's error, not the worker's
             logger.exception("job %s failed to run", job.id)
@@ -792,8 +805,9 @@ class Engine:
     ) -> list[dict[str, Any]]:
         """The jobs of a project the user sees, filtered (newest first by default).
 
-        The filter sees the job objects without ``infoQueue`` (it changes all the time);
-        the jobs of the answer get it.
+        The filter sees the whole job objects without ``infoQueue`` (it changes all the
+        time); the jobs of the answer are listed documents (no ``timePerStep``, no
+        ``summaryData.summary``, as IBM listed them) with ``infoQueue``.
         """
         tags, ids = query.tags_any, query.ids_any
         with self._lock:
@@ -807,9 +821,10 @@ class Engine:
             page = query.select(documents)
             answer = []
             for document in page:
-                job = self.jobs.get(document["id"])
-                info = None if job is None else self.queue_info(job)
-                answer.append(document if info is None else {**document, "infoQueue": info})
+                job = self.jobs[document["id"]]
+                listed = job.listed_document()
+                info = self.queue_info(job)
+                answer.append(listed if info is None else {**listed, "infoQueue": info})
         return [query.project(document) for document in answer]
 
     def cancel(self, job: Job) -> bool:

@@ -3,9 +3,10 @@
 :func:`prepare` checks a Qobj against a device and converts every experiment to a
 ``QuantumCircuit``; a Qobj that cannot run raises :class:`QobjError` with the IBM error
 code and a message that says what is wrong (the job ends in ERROR_VALIDATING_JOB).
-:func:`execute` runs prepared experiments on Aer (ideal, no noise) and builds the result:
-hex counts over the memory slots, ``memory`` when asked, the Qobj and experiment headers
-copied, the seed used.
+:func:`execute` runs prepared experiments on Aer (ideal, or with the device's noise model
+of :mod:`ibmq_async.local.noise`) and builds the result:
+hex counts over the memory slots, ``memory`` when asked (an experiment that measures
+nothing has neither), the Qobj and experiment headers copied, the seed used.
 
 Conversion (:func:`ibmq_async.circuits.experiment_to_circuit`, the converter the client
 uses too, in its compact layout): qubits are renumbered to those the experiment uses (a
@@ -33,6 +34,7 @@ from typing import Any
 from ibmq_async.circuits import GateCheck, Layout, QobjConversionError, experiment_to_circuit
 from ibmq_async.local.devices import Device
 from ibmq_async.local.errors import ErrorCode
+from ibmq_async.local.noise import DeviceNoise
 from ibmq_async.models._base import format_utc
 
 __all__ = [
@@ -76,6 +78,8 @@ class PreparedExperiment:
     report_mask: int | None
     header: dict[str, Any]
     failure: str | None = None
+    qubits: tuple[int, ...] = ()
+    """The device qubits the circuit's qubits stand for, in order (for noise models)."""
 
 
 @dataclass
@@ -444,6 +448,7 @@ def _prepare_experiment(
         report_mask=report_mask,
         header=header,
         failure=_failure(exp_config, header, header.get("metadata")),
+        qubits=layout.qubits,
     )
 
 
@@ -471,11 +476,18 @@ def _mask_counts(counts: dict[str, int], mask: int | None) -> dict[str, int]:
 
 
 def _run_group(
-    experiments: list[PreparedExperiment],
+    experiments: list[PreparedExperiment], noise: DeviceNoise | None = None
 ) -> list[dict[str, Any]]:
-    """Run experiments that share shots, memory and seed in one Aer call."""
+    """Run experiments that share shots, memory, seed (and qubits, with noise) in one Aer
+    call."""
     first = experiments[0]
     options: dict[str, Any] = {"shots": first.shots, "memory": first.memory}
+    if noise is not None and first.qubits:
+        try:
+            options["noise_model"] = noise.model(first.qubits)
+        except Exception as error:
+            message = f"ERROR: no noise model for qubits {list(first.qubits)}: {error}"
+            return [{"success": False, "status": message} for _ in experiments]
     if max(e.circuit.num_qubits for e in experiments) < _PARALLEL_QUBITS:
         options["max_parallel_threads"] = 1
     if first.seed is not None:
@@ -512,16 +524,16 @@ def _experiment_result(
         return entry
     data = raw.get("data") or {}
     counts = data.get("counts")
-    if counts is None or prepared.memory_slots == 0:
-        counts = {"0x0": prepared.shots}
-    result_data: dict[str, Any] = {"counts": _mask_counts(counts, prepared.report_mask)}
-    if prepared.memory:
-        memory = data.get("memory") or []
-        if prepared.report_mask is not None:
-            memory = [hex(int(item, 16) & prepared.report_mask) for item in memory]
-        elif prepared.memory_slots == 0:
-            memory = ["0x0"] * prepared.shots
-        result_data["memory"] = memory
+    result_data: dict[str, Any] = {}
+    # An experiment that measures nothing has no counts and no memory, as on Aer: zeros
+    # for the memory slots would be data that nothing measured.
+    if counts is not None and prepared.memory_slots:
+        result_data["counts"] = _mask_counts(counts, prepared.report_mask)
+        if prepared.memory:
+            memory = data.get("memory") or []
+            if prepared.report_mask is not None:
+                memory = [hex(int(item, 16) & prepared.report_mask) for item in memory]
+            result_data["memory"] = memory
     entry.update(
         success=True,
         status="DONE",
@@ -539,6 +551,7 @@ def execute(
     backend_name: str,
     backend_version: str,
     now: Callable[[], datetime] | None = None,
+    noise: DeviceNoise | None = None,
 ) -> ExecutionOutcome:
     """Run a prepared job on Aer and build its result document.
 
@@ -550,18 +563,21 @@ def execute(
         backend_name: The backend name the result names.
         backend_version: The backend version the result names.
         now: The clock for the result ``date`` (UTC now by default).
+        noise: The device's noise (:mod:`ibmq_async.local.noise`); ``None`` simulates
+            ideally.
     """
     started = time.perf_counter()
     raws: list[dict[str, Any] | None] = [None] * len(job.experiments)
     if job.failure is None:
-        groups: dict[tuple[int, bool, int | None], list[int]] = {}
+        groups: dict[tuple[int, bool, int | None, tuple[int, ...]], list[int]] = {}
         for index, experiment in enumerate(job.experiments):
             if experiment.failure is None:
-                key = (experiment.shots, experiment.memory, experiment.seed)
+                qubits = experiment.qubits if noise is not None else ()
+                key = (experiment.shots, experiment.memory, experiment.seed, qubits)
                 groups.setdefault(key, []).append(index)
         for indices in groups.values():
             for index, raw in zip(
-                indices, _run_group([job.experiments[i] for i in indices]), strict=True
+                indices, _run_group([job.experiments[i] for i in indices], noise), strict=True
             ):
                 raws[index] = raw
     entries = (

@@ -1,8 +1,16 @@
 """A job of the local service: its state, its stored record and its wire documents.
 
 The wire document is the job object of docs/protocol.md §2.8 (``id``, ``creationDate``,
-``status``, ``kind``, ``backend``, ``timePerStep``, ...). It is cached between changes,
-because job listings render thousands of them; queue information is added when rendered.
+``status``, ``kind``, ``backend``, ``timePerStep``, ``summaryData``, ...). It is cached
+between changes, because job listings render thousands of them; queue information is added
+when rendered. A listed job is shorter, as IBM's listings were: no ``timePerStep`` and no
+``summaryData.summary`` (a client refreshes a listed job to get them), though filters see
+the whole document.
+
+``summaryData.summary`` is the summary of the uploaded Qobj that IBM kept with each job
+(:func:`qobj_summary`): ``qobj_config`` (the scalar settings of the Qobj's ``config``, such
+as ``n_qubits``, ``shots``, ``memory_slots``, with its ``type``), ``num_circuits``,
+``gates_executed``, ``partial_validation`` and ``instructions_per_circuit``.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ __all__ = [
     "client_info_from_header",
     "format_timestamp",
     "new_job_id",
+    "qobj_summary",
 ]
 
 ACTIVE = frozenset(status for status in ApiJobStatus if status not in API_FINAL_STATUSES)
@@ -51,6 +60,56 @@ def client_info_from_header(header: str | None) -> dict[str, str] | None:
     if not names or not versions:
         return None
     return {"name": names, "version": versions}
+
+
+_NOT_GATES = frozenset({"measure", "barrier", "reset", "delay", "snapshot", "bfunc"})
+_SHORT_LIST = 32
+
+
+def _summary_value(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    return (
+        isinstance(value, list)
+        and len(value) <= _SHORT_LIST
+        and all(item is None or isinstance(item, (str, int, float, bool)) for item in value)
+    )
+
+
+def qobj_summary(qobj: dict[str, Any]) -> dict[str, Any]:
+    """The summary of a Qobj that job records carry as ``summaryData.summary``.
+
+    Takes whatever was uploaded (a malformed Qobj gets a summary of what it has; its
+    validation fails the job later).
+    """
+    config = qobj.get("config")
+    settings = (
+        {key: value for key, value in config.items() if _summary_value(value)}
+        if isinstance(config, dict)
+        else {}
+    )
+    if isinstance(qobj.get("type"), str):
+        settings["type"] = qobj["type"]
+    experiments = qobj.get("experiments")
+    experiments = experiments if isinstance(experiments, list) else []
+    counts: list[int] = []
+    gates = 0
+    for experiment in experiments:
+        instructions = experiment.get("instructions") if isinstance(experiment, dict) else None
+        instructions = instructions if isinstance(instructions, list) else []
+        counts.append(len(instructions))
+        gates += sum(
+            1
+            for item in instructions
+            if isinstance(item, dict) and item.get("name") not in _NOT_GATES
+        )
+    return {
+        "qobj_config": settings,
+        "num_circuits": len(experiments),
+        "gates_executed": gates,
+        "partial_validation": False,
+        "instructions_per_circuit": counts,
+    }
 
 
 class Clock:
@@ -109,12 +168,14 @@ class Job:
     has_result: bool = False
     result_downloaded: bool = False
     queue_seq: int | None = None
+    summary: dict[str, Any] | None = None
     # transient: never stored
     qobj: Any = field(default=None, repr=False)
     prepared: PreparedJob | None = field(default=None, repr=False)
     queued_at: float = 0.0
     interrupt: threading.Event = field(default_factory=threading.Event, repr=False)
     _document: dict[str, Any] | None = field(default=None, repr=False)
+    _listed: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def final(self) -> bool:
@@ -127,8 +188,9 @@ class Job:
         return (self.hub, self.group, self.project)
 
     def changed(self) -> None:
-        """Forget the cached wire document (call after every change)."""
+        """Forget the cached wire documents (call after every change)."""
         self._document = None
+        self._listed = None
 
     def document(self) -> dict[str, Any]:
         """The job object of the wire (without queue information), cached."""
@@ -168,9 +230,25 @@ class Job:
         if self.error is not None:
             document["error"] = dict(self.error)
         if self.qobj_size:
-            document["summaryData"] = {"size": {"input": self.qobj_size}}
+            summary_data: dict[str, Any] = {"size": {"input": self.qobj_size}}
+            if self.summary is not None:
+                summary_data["summary"] = self.summary
+            document["summaryData"] = summary_data
         self._document = document
         return document
+
+    def listed_document(self) -> dict[str, Any]:
+        """The job object of a listing (without queue information), cached: the wire
+        document without ``timePerStep`` and ``summaryData.summary``."""
+        if self._listed is not None:
+            return self._listed
+        listed = {key: value for key, value in self.document().items() if key != "timePerStep"}
+        if "summaryData" in listed:
+            listed["summaryData"] = {
+                key: value for key, value in listed["summaryData"].items() if key != "summary"
+            }
+        self._listed = listed
+        return listed
 
     def record(self) -> dict[str, Any]:
         """The JSON record stored in the database."""
@@ -192,6 +270,7 @@ class Job:
             "runStarted": self.run_started,
             "uploaded": self.uploaded,
             "qobjSize": self.qobj_size,
+            "summary": self.summary,
             "hasResult": self.has_result,
             "resultDownloaded": self.result_downloaded,
         }
@@ -237,6 +316,7 @@ class Job:
             idempotency_key=row.idempotency_key,
             uploaded=bool(record.get("uploaded")),
             qobj_size=int(record.get("qobjSize") or 0),
+            summary=record.get("summary"),
             has_result=bool(record.get("hasResult")),
             result_downloaded=bool(record.get("resultDownloaded")),
             queue_seq=row.queue_seq,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ibmq_async.local.config import BackendConfig
 from ibmq_async.local.devices import Device
+from ibmq_async.local.noise import DeviceNoise
 
 __all__ = ["BackendRuntime", "FifoQueue"]
 
@@ -97,6 +98,7 @@ class BackendRuntime:
         running: The ids of the jobs being run.
         threads: The worker threads.
         average_run: A moving average of a job's run time, for queue estimates.
+        noise: The device's noise, when the backend simulates with noise.
     """
 
     config: BackendConfig
@@ -109,3 +111,4 @@ class BackendRuntime:
     running: set[str] = field(default_factory=set)
     threads: list[threading.Thread] = field(default_factory=list)
     average_run: float = 0.1
+    noise: DeviceNoise | None = None

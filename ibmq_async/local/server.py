@@ -29,6 +29,13 @@ import uvicorn
 from ibmq_async.local.app import API_PREFIX, create_app
 from ibmq_async.local.config import LocalServiceConfig
 from ibmq_async.local.engine import Engine
+from ibmq_async.local.logs import (
+    SERVER_THREAD_PREFIX,
+    QuietConfig,
+    configure_foreground_logging,
+    divert_server_logs,
+    restore_server_logs,
+)
 from ibmq_async.local.stats import ServiceStats
 
 __all__ = ["LocalService", "run_forever", "serve"]
@@ -55,11 +62,12 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_config(app: Any, *, log_config: Any = None, log_level: str = "warning") -> Any:
-    return uvicorn.Config(
+def _uvicorn_config(app: Any) -> Any:
+    # QuietConfig leaves logging alone: levels and handlers belong to the program.
+    return QuietConfig(
         app,
-        log_config=log_config,
-        log_level=log_level,
+        log_config=None,
+        log_level=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=2,
@@ -88,7 +96,9 @@ class LocalService:
             :meth:`LocalServiceConfig.default`.
         host: The address to bind (loopback by default).
         port: The port to bind; ``0`` for an ephemeral one.
-        log_level: The level of uvicorn's loggers.
+        log_level: The least level of what the service's HTTP server (uvicorn) logs to
+            pass on, to the ``ibmq_async.local.server`` logger. The program's own loggers,
+            uvicorn's included, are left as they are (see :mod:`ibmq_async.local.logs`).
     """
 
     def __init__(
@@ -137,11 +147,11 @@ class LocalService:
             engine.close()
             raise
         self._port = sock.getsockname()[1]
-        server = uvicorn.Server(_uvicorn_config(create_app(engine), log_level=self.log_level))
+        server = uvicorn.Server(_uvicorn_config(create_app(engine)))
         self._engine, self._server, self._socket, self._error = engine, server, sock, None
-        self._thread = threading.Thread(
-            target=self._serve, name=f"ibmq-local-http-{self._port}", daemon=True
-        )
+        name = f"{SERVER_THREAD_PREFIX}{self._port}"
+        divert_server_logs(name, self.log_level)
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + _START_TIMEOUT
         while not server.started:
@@ -163,6 +173,7 @@ class LocalService:
     def stop(self) -> None:
         """Stop serving and close the database; the data stays (see :meth:`close`)."""
         server, thread, engine, sock = self._server, self._thread, self._engine, self._socket
+        name = thread.name if thread is not None else None
         self._server = self._thread = self._engine = self._socket = None
         if server is not None:
             server.should_exit = True
@@ -176,6 +187,8 @@ class LocalService:
                 sock.close()
         if engine is not None:
             engine.close()
+        if name is not None:
+            restore_server_logs(name)
 
     def restart(self) -> LocalService:
         """Stop and start again on the same database and port."""
@@ -362,26 +375,30 @@ def run_forever(
     port: int = 8080,
     *,
     on_ready: Callable[[str, Engine], None] | None = None,
+    log_level: str = "info",
 ) -> None:
-    """Serve in the foreground until interrupted (Ctrl-C), with uvicorn's logging.
+    """Serve in the foreground until interrupted (Ctrl-C), logging to stderr.
 
     Args:
         config: The configuration.
         host: The address to bind.
         port: The port to bind.
         on_ready: Called with ``(url, engine)`` once the socket is bound.
+        log_level: ``debug``, ``info`` (one line per REST request), ``warning`` or
+            ``error`` (see :func:`ibmq_async.local.logs.configure_foreground_logging`).
+
+    Raises:
+        ValueError: If a backend names an unknown device (or the level is unknown).
+        OSError: If the address cannot be bound.
     """
+    configure_foreground_logging(log_level)
     engine = Engine(config)
     try:
         sock = _bind(host, port)
         bound = sock.getsockname()[1]
         if on_ready is not None:
             on_ready(_url(host, bound), engine)
-        server = uvicorn.Server(
-            _uvicorn_config(
-                create_app(engine), log_config=uvicorn.config.LOGGING_CONFIG, log_level="info"
-            )
-        )
+        server = uvicorn.Server(_uvicorn_config(create_app(engine)))
         server.run(sockets=[sock])
     finally:
         engine.close()

@@ -12,8 +12,8 @@ in microseconds, ``qubit_lo_range``/``meas_lo_range`` in GHz. Properties ending 
 Real configurations served by IBM Quantum differ from the schema in a few places, and the
 models accept what the devices really send: ``rep_delay_range`` is a flat ``[min, max]``
 (the schema wants a list of pairs; both are accepted), ``processor_type.revision`` is a
-number, the ``reset`` gate has ``null`` ``parameters`` and ``qasm_def``, and
-``quantum_volume`` may be ``null``.
+number (an integer, or a float such as ``1.2``), the ``reset`` gate has ``null``
+``parameters`` and ``qasm_def``, and ``quantum_volume`` may be ``null``.
 """
 
 from __future__ import annotations
@@ -62,11 +62,12 @@ class GateConfig(WireModel):
 class ProcessorType(WireModel):
     """The processor family (``Falcon``, ``Eagle``, ``Heron``, ...), revision and segment.
 
-    The schema has ``revision`` as a string; real devices send a number too.
+    The schema has ``revision`` as a string; real devices send a number too, an integer
+    (``4``) or a float (``1.2``, armonk; ``5.11``, kolkata), kept as sent.
     """
 
     family: str
-    revision: str | int
+    revision: str | int | float
     segment: str | None = None
 
 
@@ -113,6 +114,9 @@ class QasmBackendConfiguration(WireModel):
     (all-to-all). The original client needs the ``coupling_map`` key even when it is
     ``null``: set it explicitly (``coupling_map=None``) when building a configuration to
     serve, so that the dump has it. Fields not named here are kept as extras.
+
+    Its ``repr`` is one line (name, version, qubits, basis, counts); the document is in
+    the fields and in :meth:`to_wire`.
     """
 
     backend_name: str
@@ -164,6 +168,23 @@ class QasmBackendConfiguration(WireModel):
     def _open_pulse_is_always_on_the_wire(self) -> QasmBackendConfiguration:
         self.__pydantic_fields_set__.add("open_pulse")
         return self
+
+    def __repr__(self) -> str:
+        # The whole document runs to thousands of characters: the repr names the backend
+        # and counts; the fields (and ``to_wire()``) hold the data.
+        coupling = (
+            "all-to-all" if self.coupling_map is None else f"{len(self.coupling_map)} couplings"
+        )
+        basis = self.basis_gates
+        shown = f"basis {basis}" if len(basis) <= 8 else f"{len(basis)} basis gates"
+        return (
+            f"<{type(self).__name__} {self.backend_name!r} v{self.backend_version}: "
+            f"{self.n_qubits} qubits, {shown}, {len(self.gates)} gates, "
+            f"{coupling}, max_shots={self.max_shots}"
+            f"{', simulator' if self.simulator else ''}>"
+        )
+
+    __str__ = __repr__
 
     @property
     def num_qubits(self) -> int:

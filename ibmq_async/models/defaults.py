@@ -33,7 +33,9 @@ class PulseDefaults(WireModel):
 
     ``qubit_freq_est`` and ``meas_freq_est`` are in GHz on the wire; the ``_hz`` properties
     give them in Hz. ``buffer`` is in samples (``dt``). ``cmd_def`` is required by
-    qiskit-terra (not by the schema) and is empty when absent.
+    qiskit-terra (not by the schema) and is empty when absent. Its ``repr`` is one line
+    (counts of qubits, commands and pulses); the document is in the fields and in
+    :meth:`to_wire`.
     """
 
     qubit_freq_est: list[float] = Field(min_length=1)
@@ -43,6 +45,16 @@ class PulseDefaults(WireModel):
     cmd_def: list[Command] = Field(default_factory=list)
     meas_kernel: QobjMeasurementOption | None = None
     discriminator: QobjMeasurementOption | None = None
+
+    def __repr__(self) -> str:
+        # The whole document (sampled pulses) runs to about a hundred thousand characters.
+        return (
+            f"<PulseDefaults: {len(self.qubit_freq_est)} qubits, {len(self.cmd_def)} commands "
+            f"({len({command.name for command in self.cmd_def})} gates), "
+            f"{len(self.pulse_library)} pulses in the library, buffer {self.buffer}>"
+        )
+
+    __str__ = __repr__
 
     @property
     def qubit_freq_est_hz(self) -> list[float]:

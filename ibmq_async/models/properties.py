@@ -18,7 +18,7 @@ from typing import NamedTuple, overload
 
 from pydantic import Field
 
-from ibmq_async.models._base import UtcDatetime, WireModel
+from ibmq_async.models._base import UtcDatetime, WireModel, format_utc
 
 __all__ = [
     "BackendProperties",
@@ -128,7 +128,9 @@ class BackendProperties(WireModel):
 
     The wire document is kept unchanged (units as sent, dates in UTC). The accessor
     methods look properties up by qubit or gate and return SI values; the lookup tables
-    are built on first use, so treat a parsed document as read-only.
+    are built on first use, so treat a parsed document as read-only. Its ``repr`` is one
+    line (name, version, last update, counts); the document is in the fields and in
+    :meth:`to_wire`.
     """
 
     backend_name: str
@@ -137,6 +139,18 @@ class BackendProperties(WireModel):
     qubits: list[list[Nduv]]
     gates: list[GateProperties]
     general: list[Nduv]
+
+    def __repr__(self) -> str:
+        # The whole document runs to tens of thousands of characters: the repr names the
+        # backend, its calibration date and counts; the fields hold the data.
+        return (
+            f"<BackendProperties {self.backend_name!r} v{self.backend_version}, "
+            f"last update {format_utc(self.last_update_date)}: {len(self.qubits)} qubits, "
+            f"{len(self.gates)} gate entries ({len(self._gate_table)} gates), "
+            f"{len(self.general)} general>"
+        )
+
+    __str__ = __repr__
 
     @cached_property
     def _qubit_table(self) -> list[dict[str, Nduv]]:

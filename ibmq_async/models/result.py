@@ -235,10 +235,16 @@ class ExperimentResult(WireModel):
         """The counts of the experiment with bitstring keys, as Qiskit formats them.
 
         Raises:
-            ResultDataError: The experiment has no counts.
+            ResultDataError: The experiment has no counts (at measurement level 2, it
+                measured nothing: the message says so).
         """
         counts = self.data.counts
         if counts is None:
+            if self.meas_level == 2 and self.data.memory is None:
+                raise ResultDataError(
+                    f"experiment {self._label()} measured nothing, so it has no counts: "
+                    "add measurements to the circuit"
+                )
             raise ResultDataError(f"no counts for experiment {self._label()}")
         formatter = self._formatter()
         try:

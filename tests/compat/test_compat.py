@@ -18,6 +18,7 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "enable_account_bad_token",
         "enable_account",
         "backend_list",
+        "backends_input_allowed",
         "status",
         "properties",
         "properties_datetime",
@@ -54,6 +55,8 @@ CHECKS: dict[str, tuple[str, ...]] = {
         "filter_dates",
         "filter_backend",
         "filter_db_filter",
+        "filter_db_filter_summary",
+        "refresh",
     ),
     "cancel_limit": (
         "idle_backend",

@@ -49,6 +49,8 @@ def test_batch_script_completes_and_resumes_a_saved_set(tmp_path: Path) -> None:
     completed = _run("batch.py", "--circuits", "30", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert "all 30 circuits done: True" in completed.stdout
+    assert "3/3" in completed.stderr  # the progress bar the script promises
+    assert "needs tqdm" not in completed.stderr
     assert not (tmp_path / "batch-state.json").exists()
     assert (tmp_path / "batch-example.db").exists()
 
@@ -107,6 +109,10 @@ async def test_async_service_answers_concurrent_requests_with_one_provider(
         ran = next(a for a in answers if a.request.url.path == "/run")
         assert ran.json()["counts"] == {"1": 50}
         assert (await client.post("/run", content="not qasm")).status_code == 400
+        bad = await client.get("/bell", params={"shots": "abc"})
+        assert bad.status_code == 400
+        assert bad.json() == {"error": "shots must be an integer from 1 to 8192, got 'abc'"}
+        assert (await client.post("/run?shots=-2", content=qasm)).status_code == 400
         assert app.state.backend is backend
 
 
@@ -130,3 +136,9 @@ def test_notebook_runs_top_to_bottom_with_top_level_await() -> None:
     )
     assert "'111'" in texts
     assert "DONE" in texts
+    # The job manager's bar: a text bar on purpose where ipywidgets is not installed,
+    # without tqdm's "IProgress not found" warning.
+    assert "IProgress not found" not in texts
+    assert "TqdmWarning" not in texts
+    assert "job set " in texts
+    assert "5/5" in texts

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 from platform_client import PlatformClient, assert_platform_error, bell
 
@@ -351,28 +350,3 @@ def test_jobs_sessions_usage_and_tokens_survive_a_restart(tmp_path: Path) -> Non
             client.request("POST", f"/jobs/{queued}/cancel")
     finally:
         running.close()
-
-
-def test_a_noise_model_given_to_the_platform_applies_to_its_jobs(
-    alice: PlatformClient, service: LocalService
-) -> None:
-    from qiskit_aer.noise import NoiseModel, ReadoutError
-
-    seen: list[tuple[str, list[int]]] = []
-
-    def noise(backend: str, qubits: Any) -> Any:
-        seen.append((backend, list(qubits)))
-        model = NoiseModel()
-        model.add_all_qubit_readout_error(ReadoutError([[0.5, 0.5], [0.5, 0.5]]))
-        return model
-
-    service.engine.platform.noise = noise
-    try:
-        job_id = alice.run("sampler", SIM, [[bell(), None, 400]])
-        assert alice.wait(job_id) == "Completed"
-    finally:
-        service.engine.platform.noise = None
-    counts = alice.result(job_id)[0].data.meas.get_counts()
-    assert seen == [(SIM, [0, 1])]
-    assert counts.get("01", 0) + counts.get("10", 0) > 100
-    assert np.isclose(sum(counts.values()), 400)

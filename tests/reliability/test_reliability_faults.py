@@ -160,7 +160,7 @@ async def test_1000_submissions_through_faults_make_exactly_1000_jobs(
     names = Counter(job.name() for job in listed)
     assert names == Counter(f"faults_{index}_" for index in range(SUBMISSIONS))
     submission_tags = {
-        tag for job in listed for tag in job.tags() if tag.startswith(SUBMISSION_TAG_PREFIX)
+        tag for job in listed for tag in job.record.tags if tag.startswith(SUBMISSION_TAG_PREFIX)
     }
     assert len(submission_tags) == SUBMISSIONS
     assert time.monotonic() - started < 180

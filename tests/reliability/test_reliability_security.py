@@ -164,22 +164,23 @@ async def test_no_token_in_logs_reprs_or_errors_over_a_whole_flow(
         listed = await provider.jobs(limit=5)
         assert job.job_id() in [item.job_id() for item in listed]
 
-        failing = await backend.run(
-            {
-                "qobj_id": "bad",
-                "schema_version": "1.3.0",
-                "type": "QASM",
-                "header": {},
-                "config": {"shots": 1, "memory_slots": 1, "n_qubits": 1},
-                "experiments": [
-                    {
-                        "header": {"name": "bad", "memory_slots": 1, "n_qubits": 1},
-                        "config": {"n_qubits": 1, "memory_slots": 1},
-                        "instructions": [{"name": "no_such_gate", "qubits": [0]}],
-                    }
-                ],
-            }
-        )
+        with pytest.warns(UserWarning, match="no measurements"):
+            failing = await backend.run(
+                {
+                    "qobj_id": "bad",
+                    "schema_version": "1.3.0",
+                    "type": "QASM",
+                    "header": {},
+                    "config": {"shots": 1, "memory_slots": 1, "n_qubits": 1},
+                    "experiments": [
+                        {
+                            "header": {"name": "bad", "memory_slots": 1, "n_qubits": 1},
+                            "config": {"n_qubits": 1, "memory_slots": 1},
+                            "instructions": [{"name": "no_such_gate", "qubits": [0]}],
+                        }
+                    ],
+                }
+            )
         with pytest.raises(IBMQJobFailureError) as failed:
             await failing.result(timeout=60)
         errors.append(failed.value)

@@ -163,3 +163,15 @@ def test_a_gate_without_parameters_or_definition_is_accepted_as_devices_send_it(
     assert configuration.gates[0].parameters is None
     with pytest.raises(ValidationError, match=r"gates\.0\.qasm_def"):
         parse_backend_configuration(_minimal_qasm(gates=[{"name": "reset", "parameters": []}]))
+
+
+@pytest.mark.parametrize("revision", [4, "4", 1.2, 5.11])
+def test_processor_revision_is_kept_as_sent_whether_a_string_an_integer_or_a_float(
+    revision: Any,
+) -> None:
+    payload = _load(DEVICES / "lima" / "conf.json")
+    payload["processor_type"] = {"family": "Falcon", "revision": revision, "segment": "T"}
+    configuration = parse_backend_configuration(payload)
+    assert configuration.processor_type is not None
+    assert configuration.processor_type.revision == revision
+    assert type(configuration.to_wire()["processor_type"]["revision"]) is type(revision)

@@ -1,15 +1,7 @@
 """Real device snapshots and the schema examples parse, dump back, and satisfy the schemas.
 
-Round trips compare the dump with the input as JSON values, with these tolerated differences:
-
-* A datetime comes back as the same instant in UTC written with ``Z``: props dates sent with
-  ``-05:00``/``+09:00`` offsets, configuration ``online_date`` sent with ``+00:00`` and the
-  examples' ``"2018-04-02 15:00:00Z"`` (space separator) all compare as instants.
-* A number comes back as the same number, but an integer-valued float field may come back
-  as a float (an Nduv ``value`` of ``24`` dumps as ``24.0``, a sample ``[0, 0]`` as
-  ``[0.0, 0.0]``); JSON has one number type, so they compare equal. Booleans are never
-  equal to numbers.
-* Key order is not significant.
+Round trips compare the dump with the input as JSON values, with the tolerated differences
+of :func:`wire_json.assert_same_json` (``tests/wire_json.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 from pydantic import TypeAdapter
+from wire_json import assert_same_json
 
 from ibmq_async.models import (
     BackendProperties,
@@ -46,7 +39,6 @@ PULSE_DEVICES = {"lima", "montreal", "washington", "fez"}
 
 _DATETIME = TypeAdapter(datetime)
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}")
 
 
 def _load(path: Path) -> Any:
@@ -72,33 +64,6 @@ def _format_checker() -> jsonschema.FormatChecker:
 def _validator(schema_name: str, schema: dict[str, Any] | None = None) -> jsonschema.Validator:
     document = schema if schema is not None else _load(SCHEMAS / schema_name)
     return jsonschema.Draft4Validator(document, format_checker=_format_checker())
-
-
-def assert_same_json(expected: Any, actual: Any, path: str = "$") -> None:
-    """Assert two JSON values are equal up to the tolerated differences of this module."""
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        assert expected is actual, f"{path}: {expected!r} != {actual!r}"
-    elif isinstance(expected, dict):
-        assert isinstance(actual, dict), f"{path}: expected an object, got {actual!r}"
-        assert expected.keys() == actual.keys(), (
-            f"{path}: keys differ: missing {sorted(expected.keys() - actual.keys())}, "
-            f"added {sorted(actual.keys() - expected.keys())}"
-        )
-        for key in expected:
-            assert_same_json(expected[key], actual[key], f"{path}.{key}")
-    elif isinstance(expected, list):
-        assert isinstance(actual, list), f"{path}: expected an array, got {actual!r}"
-        assert len(expected) == len(actual), f"{path}: {len(expected)} items != {len(actual)}"
-        for index, (left, right) in enumerate(zip(expected, actual, strict=True)):
-            assert_same_json(left, right, f"{path}[{index}]")
-    elif isinstance(expected, str) and _ISO_DATETIME.match(expected):
-        assert isinstance(actual, str), f"{path}: expected a datetime, got {actual!r}"
-        assert actual.endswith("Z"), f"{path}: {actual!r} is not written in UTC with Z"
-        assert _DATETIME.validate_python(expected) == _DATETIME.validate_python(actual), (
-            f"{path}: {expected!r} and {actual!r} are not the same instant"
-        )
-    else:
-        assert expected == actual, f"{path}: {expected!r} != {actual!r}"
 
 
 def assert_round_trip(model: WireModel, payload: Any) -> dict[str, Any]:

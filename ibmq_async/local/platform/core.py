@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -65,9 +65,6 @@ MAX_COST = 10800
 
 _KEEP_PREPARED_BELOW = 200
 
-NoiseProvider = Callable[[str, Sequence[int]], Any]
-"""Builds the Aer noise model of a backend for the given physical qubits, or ``None``."""
-
 
 @dataclass
 class JobQuery:
@@ -111,7 +108,6 @@ class Platform:
         self.sessions: dict[str, PlatformSession] = {}
         self.rate = RateLimiter(self.config.rate_window_seconds)
         self.usage = UsageLedger(self.config.usage_period_days * 86400.0)
-        self.noise: NoiseProvider | None = None
         self._seq = 0
         self._session_seq = 0
         self._qiskit_version = _qiskit_version()
@@ -653,14 +649,7 @@ class Platform:
                 prepared = prepare(
                     job.program, params, runtime.device, max_inflated=self.max_inflated
                 )
-            noise = self.noise
-            noise_for = None
-            if noise is not None:
-                backend = runtime.config.name
-
-                def noise_for(qubits: Sequence[int]) -> Any:
-                    return noise(backend, qubits)
-
+            noise_for = runtime.noise.model if runtime.noise is not None else None
             result, _seconds = timed_run(prepared, noise_for=noise_for)
             return states.COMPLETED, None, runtime_dumps(result).encode(), job.estimated_seconds
         except Exception as failure:  # a failed run is the job's error, not the worker's

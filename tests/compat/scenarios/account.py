@@ -90,6 +90,25 @@ def _() -> dict:
     return {"backends": names, "vigo_version": config.backend_version}
 
 
+@scenario.check("backends_input_allowed", needs=("backend_list",))
+def _() -> dict:
+    # The original client's test_filter_input_allowed: every configuration carries
+    # input_allowed, and backends() filters on it.
+    provider = state["provider"]
+    found = {}
+    for wanted in ("job", ["job"], ["job", "runtime"]):
+        backends = provider.backends(input_allowed=wanted)
+        expect(backends, f"no backend allows {wanted!r}")
+        asked = set(wanted if isinstance(wanted, list) else [wanted])
+        for backend in backends:
+            allowed = set(backend.configuration().input_allowed)
+            expect(asked <= allowed, f"{backend.name()} allows {allowed}, not {asked}")
+        found[str(wanted)] = sorted(backend.name() for backend in backends)
+    expect_equal(found["job"], sorted(ctx["backends"]), "backends that take jobs")
+    expect_equal(provider.backends(input_allowed=["nothing"]), [], "backends that take nothing")
+    return found
+
+
 @scenario.check("status", needs=("backend_list",))
 def _() -> dict:
     vigo = state["vigo"]

@@ -334,4 +334,54 @@ def _() -> dict:
     return {"hub": len(mine), "combined": len(combined)}
 
 
+@scenario.check("filter_db_filter_summary", needs=("make_jobs",))
+def _() -> dict:
+    # The original client's test_retrieve_jobs_db_filter: a filter on the Qobj summary
+    # that job records carry (summaryData.summary.qobj_config.n_qubits).
+    from qiskit import QuantumCircuit, transpile
+
+    provider = state["provider"]
+    simulator = provider.get_backend(ctx["simulator"])
+    circuit = QuantumCircuit(3, 3)
+    circuit.h(0)
+    circuit.measure([0, 1, 2], [0, 1, 2])
+    summary_tag = f"{tag}-summary"
+    job = simulator.run(transpile(circuit, backend=simulator), job_tags=[summary_tag])
+    job.wait_for_final_state(timeout=60)
+    my_filter = {
+        "backend.name": simulator.name(),
+        "summaryData.summary.qobj_config.n_qubits": 3,
+        "status": "COMPLETED",
+    }
+    found = provider.backend.jobs(
+        backend_name=simulator.name(), limit=2, skip=0, db_filter=my_filter,
+        job_tags=[summary_tag],
+    )  # fmt: skip
+    _expect_same_set(found, [job.job_id()], "db_filter on summaryData.summary n_qubits")
+    for listed in found:
+        listed.refresh()
+        n_qubits = listed.summary_data_["summary"]["qobj_config"]["n_qubits"]
+        expect_equal(n_qubits, 3, f"n_qubits of the summary of {listed.job_id()}")
+    one_qubit = dict(my_filter, **{"summaryData.summary.qobj_config.n_qubits": 1})
+    ones = simulator.jobs(limit=50, db_filter=one_qubit, job_tags=[tag])
+    _expect_same_set(ones, _sim(range(N_SIMULATOR)), "db_filter on 1-qubit summaries")
+    return {"three": len(found), "one": len(ones)}
+
+
+@scenario.check("refresh", needs=("make_jobs",))
+def _() -> dict:
+    # The original client's test_refresh: a listed job has no time_per_step until it is
+    # refreshed, and then the same as the job that ran.
+    provider = state["provider"]
+    job = state["sim"][0]
+    job.wait_for_final_state(timeout=60)
+    if "COMPLETED" not in job.time_per_step():
+        job.refresh()
+    listed = provider.backend.jobs(db_filter={"id": job.job_id()})[0]
+    expect(not listed._time_per_step, f"a listed job has time_per_step {listed._time_per_step}")
+    listed.refresh()
+    expect_equal(listed._time_per_step, job._time_per_step, "time_per_step after refresh()")
+    return sorted(listed._time_per_step)
+
+
 scenario.finish()
