@@ -357,6 +357,8 @@ class PlatformBackend:
                 tags=body.get("tags", ()),
                 cost=body.get("cost"),
                 private=body.get("private"),
+                log_level=body.get("log_level"),
+                runtime=body.get("runtime"),
                 submission_key=submission_key,
                 timeout=timeout,
             )

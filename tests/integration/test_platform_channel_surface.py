@@ -550,3 +550,23 @@ async def test_a_primitive_job_of_submit_answers_its_primitive_result(
         assert re.fullmatch(
             r"<PlatformJob '.+' backend='ibmq_qasm_simulator' status=DONE>", repr(retrieved)
         )
+
+
+async def test_the_options_job_fields_go_in_the_creation_body(service: LocalService) -> None:
+    import json
+
+    transport = CountingTransport()
+    async with platform_provider(service, transport=transport) as provider:
+        job = await provider.get_backend(SIMULATOR).run(
+            flip(),
+            shots=3,
+            options={"max_execution_time": 300, "environment": {"log_level": "INFO"}},
+        )
+        assert (await job.result(timeout=60)).get_counts() == {"1": 3}
+    (create,) = [
+        r for r in transport.requests if r.method == "POST" and r.url.path.endswith("/jobs")
+    ]
+    body = json.loads(create.content)
+    assert (body["program_id"], body["backend"], body["cost"]) == ("sampler", SIMULATOR, 300)
+    assert body["log_level"] == "INFO"
+    assert BACKEND_RUN_TAG in body["tags"]
