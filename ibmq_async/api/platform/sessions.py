@@ -15,38 +15,22 @@ The user-facing context managers on these endpoints are
 # Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
 from __future__ import annotations
 
-from typing import Any, Protocol, get_args
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from ibmq_async.api.errors import describe_validation_error
+from ibmq_async.api.platform.urls import PlatformUrls
 from ibmq_async.api.resource import Resource
 from ibmq_async.api.retry import RetryPolicy
 from ibmq_async.api.session import HttpSession
 from ibmq_async.exceptions import IBMQInputValueError
 from ibmq_async.models.platform import Session, SessionCreateRequest, SessionMode
 
-__all__ = ["SESSION_MODES", "SessionUrls", "Sessions"]
+__all__ = ["SESSION_MODES", "Sessions"]
 
 SESSION_MODES: tuple[str, ...] = get_args(SessionMode)
 """The modes of ``POST /v1/sessions``: ``dedicated`` (a session) and ``batch``."""
-
-
-class SessionUrls(Protocol):
-    """Where the session endpoints are (``PlatformUrls`` of ``api/platform/urls.py``)."""
-
-    @property
-    def sessions(self) -> str:
-        """``{root}/v1/sessions``."""
-        ...
-
-    def session(self, session_id: str) -> str:
-        """``{root}/v1/sessions/{id}``."""
-        ...
-
-    def session_close(self, session_id: str) -> str:
-        """``{root}/v1/sessions/{id}/close``."""
-        ...
 
 
 def _checked_id(session_id: str) -> str:
@@ -66,7 +50,7 @@ class Sessions(Resource):
     """
 
     def __init__(
-        self, session: HttpSession, urls: SessionUrls, *, retry: RetryPolicy | None = None
+        self, session: HttpSession, urls: PlatformUrls, *, retry: RetryPolicy | None = None
     ) -> None:
         super().__init__(session, retry=retry)
         self.urls = urls
