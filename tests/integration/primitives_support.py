@@ -73,12 +73,24 @@ async def platform_provider(
 
 @dataclass
 class RequestLog:
-    """The requests of the runtime API a provider sent (``METHOD path``), in order."""
+    """The requests of the runtime API a provider sent (``METHOD path``, and their bodies),
+    in order."""
 
     sent: list[str] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.sent)
+
+    def body_of(self, method: str, path_end: str) -> bytes:
+        """The body of the one request with this method whose path ends with ``path_end``."""
+        found = [
+            body
+            for line, body in zip(self.sent, self.bodies, strict=True)
+            if line.startswith(f"{method} ") and line.endswith(path_end)
+        ]
+        assert len(found) == 1, self.sent
+        return found[0]
 
     def matching(self, method: str, fragment: str) -> list[str]:
         """The requests with this method whose path contains ``fragment``."""
@@ -94,6 +106,7 @@ def recorded_requests(provider: Any) -> Iterator[RequestLog]:
     async def record(request: httpx.Request) -> None:
         if "/api/v1" in request.url.path:
             log.sent.append(f"{request.method} {request.url.path}")
+            log.bodies.append(request.content)
 
     hooks = client.event_hooks
     hooks.setdefault("request", []).append(record)

@@ -4,6 +4,7 @@ options on the wire, and bad PUBs and options refused before any request."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -21,6 +22,7 @@ from primitives_support import (
     service_config,
 )
 
+from ibmq_async import runtime_json
 from ibmq_async.exceptions import IBMQInputValueError
 from ibmq_async.local import LocalService
 from ibmq_async.platform import (
@@ -183,6 +185,35 @@ async def test_sampler_options_reach_the_wire_as_qiskit_ibm_runtime_sends_them(
     assert record.cost == 300
     assert "wire-a" in record.tags
     assert job.tags() == ["wire-a"]  # the submission tag is hidden
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="PlatformBackend._submit sends cost and private of the options' job fields, not "
+    "log_level and runtime, which qiskit-ibm-runtime 0.51 sends (PlatformClient.submit "
+    "takes no other field)",
+)
+async def test_the_job_body_is_the_one_the_request_describes(service: LocalService) -> None:
+    from ibmq_async.platform import sampler_request
+
+    options = {
+        "environment": {"log_level": "INFO", "job_tags": ["body"]},
+        "max_execution_time": 100,
+        "experimental": {"image": "runtime:latest"},
+    }
+    async with platform_provider(service) as provider:
+        backend = provider.get_backend(SIMULATOR)
+        with recorded_requests(provider) as log:
+            job = await Sampler(mode=backend, options=options).run([bell()], shots=5)
+        sent = json.loads(log.body_of("POST", "/v1/jobs"))
+        expected = json.loads(
+            runtime_json.dumps(
+                sampler_request([bell()], shots=5, options=options).job_body(SIMULATOR)
+            )
+        )
+        sent["tags"] = [tag for tag in sent["tags"] if tag in expected["tags"]]
+        assert sent == expected
+        await job.result()
 
 
 async def test_estimator_options_reach_the_wire(service: LocalService) -> None:
