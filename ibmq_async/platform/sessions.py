@@ -41,7 +41,7 @@ from ibmq_async.models.platform import SessionMode
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from ibmq_async.api.platform.sessions import Sessions
+    from ibmq_async.api.platform.client import PlatformClient
     from ibmq_async.platform.backend import PlatformBackend
     from ibmq_async.platform.provider import PlatformProvider
 
@@ -179,9 +179,9 @@ class Session:
         return str(self._backend.name())
 
     @property
-    def _sessions(self) -> Sessions:
-        sessions: Sessions = self._backend.provider().api.sessions
-        return sessions
+    def _client(self) -> PlatformClient:
+        client: PlatformClient = self._backend.provider().api
+        return client
 
     # --- opening and closing ----------------------------------------------------------------
 
@@ -202,7 +202,8 @@ class Session:
         """
         if self._closed:
             raise SessionClosedError(
-                f"{type(self).__name__} {self._session_id} is closed; make a new one",
+                f"{type(self).__name__} {self._session_id or '(never opened)'} is closed; make "
+                "a new one",
                 session_id=self._session_id,
             )
         while self._opening is not None:  # another task is opening it
@@ -211,7 +212,7 @@ class Session:
             return self
         self._opening = opening = anyio.Event()
         try:
-            client = self._backend.provider().api
+            client = self._client
             document = await client.sessions.create(
                 self.mode,
                 self.backend(),
@@ -241,7 +242,7 @@ class Session:
         if session_id is None:
             return
         try:
-            await self._sessions.update(session_id, accepting_jobs=False, timeout=timeout)
+            await self._client.sessions.update(session_id, accepting_jobs=False, timeout=timeout)
         except ApiNotFoundError:
             logger.info("%s %s was gone when closed", type(self).__name__, session_id)
 
@@ -255,7 +256,7 @@ class Session:
         """
         session_id = self._require_id("cancel")
         self._closed = True
-        await self._sessions.close(session_id, timeout=timeout)
+        await self._client.sessions.close(session_id, timeout=timeout)
 
     async def __aenter__(self) -> Self:
         return await self.open()
@@ -290,7 +291,7 @@ class Session:
             SessionError: It was never opened.
             ApiNotFoundError: The platform has no such session in this instance.
         """
-        document = await self._sessions.get(self._require_id("read"), timeout=timeout)
+        document = await self._client.sessions.get(self._require_id("read"), timeout=timeout)
         if document.state == "closed":
             self._closed = True
         return document
@@ -390,9 +391,13 @@ class Session:
         """
         from ibmq_async.platform.provider import PlatformProvider
 
-        provider = backend if isinstance(backend, PlatformProvider) else None
-        known = None if provider is not None else _platform_backend(backend, cls.__name__)
-        client = provider.api if provider is not None else known.provider().api  # type: ignore[union-attr]
+        given: PlatformBackend | None = None
+        if isinstance(backend, PlatformProvider):
+            provider = backend
+        else:
+            given = _platform_backend(backend, cls.__name__)
+            provider = given.provider()
+        client = provider.api
         try:
             document = await client.sessions.get(session_id, timeout=timeout)
         except ApiNotFoundError as error:
@@ -405,19 +410,20 @@ class Session:
                 f"{session_id} is a {document.mode} session, open it with "
                 f"{kind}.from_id, not {cls.__name__}.from_id"
             )
-        if known is None:
-            if not document.backend_name:
-                raise SessionError(
-                    f"session {session_id} has no backend yet (no job ran in it); pass its "
-                    "backend to from_id",
-                    session_id=session_id,
+        if given is not None:
+            known = given
+            if document.backend_name and document.backend_name != known.name():
+                raise IBMQInputValueError(
+                    f"session {session_id} runs on {document.backend_name}, not {known.name()}"
                 )
-            assert provider is not None
-            known = _platform_backend(provider.get_backend(document.backend_name), cls.__name__)
-        elif document.backend_name and document.backend_name != known.name():
-            raise IBMQInputValueError(
-                f"session {session_id} runs on {document.backend_name}, not {known.name()}"
+        elif not document.backend_name:
+            raise SessionError(
+                f"session {session_id} has no backend yet (no job ran in it); pass its "
+                "backend to from_id",
+                session_id=session_id,
             )
+        else:
+            known = _platform_backend(provider.get_backend(document.backend_name), cls.__name__)
         session = cls(known)
         session._session_id = document.id
         session._max_time = document.max_ttl
