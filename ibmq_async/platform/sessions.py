@@ -281,6 +281,13 @@ class Session:
                 logger.warning(
                     "%s %s could not be closed: %s", type(self).__name__, self._session_id, error
                 )
+        if scope.cancelled_caught:
+            logger.warning(
+                "%s %s could not be closed within %g s; it closes when its max_time runs out",
+                type(self).__name__,
+                self._session_id,
+                CLOSE_SECONDS,
+            )
 
     # --- reading ----------------------------------------------------------------------------
 

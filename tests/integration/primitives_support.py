@@ -52,7 +52,10 @@ def service_config() -> LocalServiceConfig:
 
 @contextlib.asynccontextmanager
 async def platform_provider(
-    service: LocalService, api_key: str = API_KEY, instance: str = INSTANCE
+    service: LocalService,
+    api_key: str = API_KEY,
+    instance: str = INSTANCE,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Any]:
     """A provider of the platform channel on ``service`` (of a factory of its own, so two
     accounts can be in use at once), closed on exit."""
@@ -64,6 +67,7 @@ async def platform_provider(
         instance=instance,
         url=f"{service.root}/api",
         iam_url=service.root,
+        transport=transport,
     )
     try:
         yield provider

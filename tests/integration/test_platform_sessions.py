@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from primitives_support import (
     DEVICE,
@@ -165,6 +166,39 @@ async def test_leaving_a_cancelled_block_still_closes_the_session(service: Local
         assert session.session_id is not None
         document = await provider.api.sessions.get(session.session_id)
         assert document.accepting_jobs is False
+
+
+class SlowPatches(httpx.AsyncBaseTransport):
+    """Real HTTP, but a ``PATCH`` takes ``delay`` seconds before it is sent."""
+
+    def __init__(self, delay: float) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.delay = delay
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            await anyio.sleep(self.delay)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_cancelled_block_waits_for_the_close_a_bounded_time(
+    service: LocalService, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("ibmq_async.platform.sessions.CLOSE_SECONDS", 0.3)
+    async with platform_provider(service, transport=SlowPatches(30.0)) as provider:
+        session = Session(provider.get_backend(SIMULATOR))
+        started = anyio.current_time()
+        with anyio.CancelScope() as scope:
+            async with session:
+                scope.cancel()
+                await anyio.sleep(5)
+        assert anyio.current_time() - started < 5
+        assert session.session_id is not None
+        assert "could not be closed within 0.3 s" in caplog.text
+        assert (await provider.api.sessions.get(session.session_id)).accepting_jobs is True
 
 
 async def test_leaving_a_block_on_an_error_closes_the_session(service: LocalService) -> None:
