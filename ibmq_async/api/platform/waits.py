@@ -85,7 +85,13 @@ def _news(last: Job, new: Job) -> bool:
     return (last.state.status, last.state.reason_code) != (new.state.status, new.state.reason_code)
 
 
-PLATFORM_STATUS: StatusKind[Job] = StatusKind(is_final=_is_final, stage=_stage, news=_news)
+def _describe(job: Job) -> str:
+    return str(job.state.status)
+
+
+PLATFORM_STATUS: StatusKind[Job] = StatusKind(
+    is_final=_is_final, stage=_stage, news=_news, describe=_describe
+)
 """How the waits read platform jobs (``Cancelled - Ran too long`` is final: an error)."""
 
 
