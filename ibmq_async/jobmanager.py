@@ -56,6 +56,7 @@ from ibmq_async.api import SUBMISSION_TAG_PREFIX
 from ibmq_async.backend import IBMQBackend
 from ibmq_async.circuits import is_quantum_circuit
 from ibmq_async.exceptions import (
+    ApiError,
     IBMQBackendApiError,
     IBMQBackendJobLimitError,
     IBMQError,
@@ -75,6 +76,7 @@ from ibmq_async.models import ApiJobStatus, JobStatus, Result
 from ibmq_async.platform.backend import PlatformBackend
 from ibmq_async.platform.job import PlatformJob
 from ibmq_async.platform.pubs import MAX_EXECUTIONS
+from ibmq_async.platform.sessions import SESSION_CLOSED_CODE, Batch
 from ibmq_async.platform.states import job_error_message, job_status
 
 if TYPE_CHECKING:
@@ -312,6 +314,16 @@ class _UsageBudget:
             probed.set()
 
 
+def _refused_as_closed(error: BaseException) -> bool:
+    """Whether the platform refused a job because its session or batch is closed."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ApiError) and str(cause.error_code) == str(SESSION_CLOSED_CODE):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def _usage_left_words(left: float, limit: float | None) -> str:
     of = f" of its {limit:g} s" if limit is not None else ""
     return f"{left:.3g} s{of} left"
@@ -457,7 +469,7 @@ class ManagedJobSet:
         self._budget_unreadable = False
         self._usage_stop: IBMQJobManagerUsageLimitError | None = None
         self._use_batch = use_batch
-        self._batch: Any = None
+        self._batch: Batch | None = None
         self._batch_lock = anyio.Lock()
 
     # --- identity -----------------------------------------------------------------------
@@ -482,6 +494,11 @@ class ManagedJobSet:
     def on_platform(self) -> bool:
         """Whether the set runs on the platform channel (a ``PlatformBackend``)."""
         return isinstance(self._backend, PlatformBackend)
+
+    @property
+    def uses_batch(self) -> bool:
+        """Whether the set's jobs join a platform ``Batch`` (``use_batch=True``)."""
+        return self._use_batch
 
     @property
     def batch_id(self) -> str | None:
@@ -711,6 +728,7 @@ class ManagedJobSet:
                 chunk.may_exist = True  # interrupted: the job may have been made all the same
                 raise
         await self._report_progress()
+        await self._close_batch_once_all_submitted()
 
     async def _submit_to_platform(
         self, backend: PlatformBackend, chunk: ManagedJob
@@ -726,20 +744,64 @@ class ManagedJobSet:
             self._fail_submission(chunk, self._usage_stop)
             return None
         try:
-            job = await backend.run(
-                self._chunk_experiments(chunk),
-                job_name=f"{self._name}_{chunk.index}_",
-                job_tags=[*self._tags, self.set_tag, self.layout_tag],
-                submission_key=self._submission_key(chunk),
-                check_existing=chunk.may_exist,
-                **self._run_config,
-            )
+            for reopened in (False, True):
+                batch = await self._open_batch(backend)
+                try:
+                    job = await backend.run(
+                        self._chunk_experiments(chunk),
+                        job_name=f"{self._name}_{chunk.index}_",
+                        job_tags=[*self._tags, self.set_tag, self.layout_tag],
+                        submission_key=self._submission_key(chunk),
+                        check_existing=chunk.may_exist,
+                        session_id=None if batch is None else batch.session_id,
+                        **self._run_config,
+                    )
+                    break
+                except IBMQBackendApiError as error:
+                    if batch is None or reopened or not _refused_as_closed(error):
+                        raise
+                    # The platform closed the batch (its time ran out): the rest go in a new one.
+                    logger.info(
+                        "Job set %s: batch %s takes no more jobs; opening another",
+                        self._id,
+                        batch.session_id,
+                    )
+                    await batch.close()
             if budget is not None:
                 budget.learn(chunk.index, chunk.size, job.record.estimated_running_time_seconds)
             return job
         finally:
             if budget is not None:
                 budget.release(chunk.index)
+
+    # --- the batch (platform) ---------------------------------------------------------------
+
+    async def _open_batch(self, backend: PlatformBackend) -> Batch | None:
+        """The set's open batch (``use_batch``), opened when first needed."""
+        if not self._use_batch:
+            return None
+        async with self._batch_lock:
+            if self._batch is None or self._batch.closed:
+                batch = Batch(backend)
+                await batch.open()
+                logger.info("Job set %s: its jobs join batch %s", self._id, batch.session_id)
+                self._batch = batch
+            return self._batch
+
+    async def _close_batch_once_all_submitted(self) -> None:
+        """Close the batch (it takes no more jobs; those in it run) once no chunk is left
+        to submit."""
+        batch = self._batch
+        if batch is None or batch.closed:
+            return
+        if any(chunk.job is None and chunk.submit_error is None for chunk in self._chunks):
+            return
+        try:
+            await batch.close()
+        except ApiError as error:
+            logger.warning(
+                "Job set %s: batch %s was not closed: %s", self._id, batch.session_id, error
+            )
 
     # --- the instance's usage (platform) ---------------------------------------------------
 
@@ -1085,6 +1147,7 @@ class ManagedJobSet:
                 elif not chunk.is_final:
                     group.start_soon(cancel_one, chunk)
         await self._report_progress()
+        await self._close_batch_once_all_submitted()
 
     async def retry_failed(self, timeout: float | None = None) -> None:
         """Submit again every chunk whose job failed, was cancelled or was never submitted.
@@ -1127,13 +1190,18 @@ class ManagedJobSet:
         provider: AccountProvider | PlatformProvider,
         *,
         max_concurrent_jobs: int | None = None,
+        use_batch: bool = False,
     ) -> ManagedJobSet:
         """Rebuild a job set from the service by its id.
+
+        On the platform, a set whose jobs joined a batch (or ``use_batch``) puts the jobs it
+        still submits in that batch while it takes jobs, else in a new one.
 
         Args:
             job_set_id: The id :meth:`job_set_id` gave.
             provider: A provider of the account that submitted the set (either channel).
             max_concurrent_jobs: The most jobs of the set to keep active at once.
+            use_batch: Put the jobs still to submit in a platform batch.
 
         Raises:
             IBMQJobManagerUnknownJobSet: No job carries the set's tag.
@@ -1214,7 +1282,33 @@ class ManagedJobSet:
                 chunk.submission_key = _submission_key_of(job)
                 continue
             chunk.set_state(job=job, status=_known_status(job))
+        await job_set._find_batch(use_batch)
         return job_set
+
+    async def _find_batch(self, use_batch: bool) -> None:
+        """Take up the batch of a retrieved platform set's newest job, if it has one."""
+        backend = self._backend
+        if not isinstance(backend, PlatformBackend):
+            if use_batch:
+                raise IBMQJobManagerInvalidStateError(
+                    "use_batch=True needs a backend of the platform channel"
+                )
+            return
+        batched = [job for job in self.jobs() if isinstance(job, PlatformJob) and job.session_id]
+        self._use_batch = use_batch or bool(batched)
+        if not batched:
+            return
+        session_id = max(batched, key=lambda job: job.creation_date()).session_id
+        assert session_id is not None
+        try:
+            batch = await Batch.from_id(session_id, backend)
+        except IBMQError as error:  # not a batch, gone, or unreachable: a new one then
+            logger.info(
+                "Job set %s: its batch %s is not taken up (%s)", self._id, session_id, error
+            )
+            return
+        if not batch.closed:
+            self._batch = batch
 
     async def resume(self, experiments: Sequence[Any], **run_config: Any) -> None:
         """Give a retrieved set its experiments again, so missing chunks can be submitted.
@@ -1333,6 +1427,7 @@ class IBMQJobManager:
         job_set_id: str | None = None,
         progress: bool = False,
         on_progress: ProgressCallback | None = None,
+        use_batch: bool = False,
         **run_config: Any,
     ) -> ManagedJobSet:
         """Split the experiments into jobs and submit as many as the job limit allows now.
@@ -1359,6 +1454,9 @@ class IBMQJobManager:
             job_set_id: Resume this set: only chunks that have no job yet are submitted.
             progress: Show a progress bar (tqdm; terminal and notebook).
             on_progress: Called with the count of jobs in each state on every change.
+            use_batch: Platform channel: put every job of the set in one ``Batch`` (as IBM
+                recommends for many independent jobs), closed once every job is in it. A
+                resumed set keeps to its batch while the batch takes jobs.
             **run_config: Options for the backend's ``run`` (``shots``, ``memory``, ...).
 
         Returns:
@@ -1366,7 +1464,8 @@ class IBMQJobManager:
 
         Raises:
             IBMQJobManagerInvalidStateError: Invalid input (no experiments, bad tags, a
-                resumed set whose layout does not match).
+                resumed set whose layout does not match, ``use_batch`` on the classic
+                channel).
             IBMQBackendApiError: The job limit could not be read.
         """
         items = list(experiments) if isinstance(experiments, (list, tuple)) else [experiments]
@@ -1387,6 +1486,11 @@ class IBMQJobManager:
             raise IBMQJobManagerInvalidStateError("max_experiments_per_job must be at least 1")
         if max_concurrent_jobs is not None and max_concurrent_jobs < 1:
             raise IBMQJobManagerInvalidStateError("max_concurrent_jobs must be at least 1")
+        if use_batch and not isinstance(backend, PlatformBackend):
+            raise IBMQJobManagerInvalidStateError(
+                "use_batch=True needs a backend of the platform channel (a batch is a "
+                "platform session); the classic channel has none"
+            )
         backend_max = getattr(backend.configuration(), "max_experiments", None)
         candidates = [n for n in (max_experiments_per_job, backend_max) if n]
         if isinstance(backend, PlatformBackend):
@@ -1394,7 +1498,10 @@ class IBMQJobManager:
         per_job = min(candidates) if candidates else len(items)
         if job_set_id is not None:
             job_set = await ManagedJobSet.retrieve(
-                job_set_id, backend.provider(), max_concurrent_jobs=max_concurrent_jobs
+                job_set_id,
+                backend.provider(),
+                max_concurrent_jobs=max_concurrent_jobs,
+                use_batch=use_batch,
             )
             if job_set.experiments_per_job != per_job or job_set.experiment_count != len(items):
                 raise IBMQJobManagerInvalidStateError(
@@ -1421,6 +1528,7 @@ class IBMQJobManager:
                 run_config=run_config,
                 progress=progress,
                 on_progress=on_progress,
+                use_batch=use_batch,
             )
             self._job_sets.append(job_set)
         await job_set.submit_available()

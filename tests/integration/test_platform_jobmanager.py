@@ -421,6 +421,56 @@ async def test_a_new_set_creates_without_lookups_and_a_resumed_one_submits_nothi
     assert len(_made(service)) == 3
 
 
+async def test_use_batch_puts_every_job_of_a_set_in_one_batch_even_when_resumed(
+    service: LocalService,
+) -> None:
+    async with _provider(service, job_rate=(RATE, WINDOW)) as provider:
+        backend = provider.get_backend(SIMULATOR)
+        first = await IBMQJobManager().run(
+            numbered_circuits(40),
+            backend,
+            name="batched",
+            max_experiments_per_job=4,
+            shots=2,
+            use_batch=True,
+        )
+        assert sum(job is not None for job in first.jobs()) == RATE
+        batch_id = first.batch_id
+        assert batch_id is not None
+        # The set taken up elsewhere (another process would do the same): the jobs it
+        # still submits join the set's batch, which is closed once every job is in it.
+        later = await IBMQJobManager().run(
+            numbered_circuits(40),
+            backend,
+            max_experiments_per_job=4,
+            shots=2,
+            job_set_id=first.job_set_id(),
+        )
+        assert later.uses_batch
+        assert later.batch_id == batch_id
+        results = await later.results(timeout=120)
+        assert [results.get_counts(i) for i in range(40)] == [
+            expected_counts(i, 2) for i in range(40)
+        ]
+        listed = await provider.jobs(limit=None, job_tags=[later.set_tag])
+        assert sorted(_chunk_index(job) for job in listed) == list(range(10))
+        assert {job.session_id for job in listed} == {batch_id}
+        document = await provider.api.sessions.get(batch_id)
+        assert document.mode == "batch"
+        assert document.accepting_jobs is False
+    assert len(_made(service)) == 10
+
+
+async def test_use_batch_on_the_classic_channel_is_refused(service: LocalService) -> None:
+    provider = await IBMQFactory().enable_account("jobsets-classic-token", url=service.url)
+    assert provider is not None
+    async with provider:
+        with pytest.raises(IBMQJobManagerInvalidStateError, match="platform channel"):
+            await IBMQJobManager().run(
+                numbered_circuits(2), provider.get_backend(SIMULATOR), use_batch=True
+            )
+
+
 def test_a_platform_job_holds_at_most_ten_million_executions() -> None:
     from ibmq_async.jobmanager import _most_circuits_per_platform_job
     from ibmq_async.models import parse_backend_configuration
