@@ -78,6 +78,7 @@ from ibmq_async.platform.job import PlatformJob
 from ibmq_async.platform.pubs import MAX_EXECUTIONS
 from ibmq_async.platform.sessions import SESSION_CLOSED_CODE, Batch
 from ibmq_async.platform.states import job_error_message, job_status
+from ibmq_async.platform.target import check_circuits
 
 if TYPE_CHECKING:
     from ibmq_async.models.platform import InstanceUsage
@@ -1466,6 +1467,10 @@ class IBMQJobManager:
             IBMQJobManagerInvalidStateError: Invalid input (no experiments, bad tags, a
                 resumed set whose layout does not match, ``use_batch`` on the classic
                 channel).
+            NotISACircuitError: Platform channel: a circuit the backend cannot run as it is
+                (not an ISA circuit of a device, more qubits than the backend, an unbound
+                parameter); the message names it by its index in ``experiments``. Raised
+                before any request.
             IBMQBackendApiError: The job limit could not be read.
         """
         items = list(experiments) if isinstance(experiments, (list, tuple)) else [experiments]
@@ -1494,6 +1499,10 @@ class IBMQJobManager:
         backend_max = getattr(backend.configuration(), "max_experiments", None)
         candidates = [n for n in (max_experiments_per_job, backend_max) if n]
         if isinstance(backend, PlatformBackend):
+            # Each job would refuse its own; refused here, the set is not made at all.
+            check_circuits(
+                items, backend.target, isa=not backend.is_simulator(), require_bound=True
+            )
             candidates.append(_most_circuits_per_platform_job(backend, run_config))
         per_job = min(candidates) if candidates else len(items)
         if job_set_id is not None:

@@ -49,6 +49,7 @@ INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/sets0acct:sets0ins
 METERED_INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/sets0acct:sets0meter::"
 """An instance with an allocation of :data:`ALLOCATION` quantum seconds."""
 SIMULATOR = "ibmq_qasm_simulator"
+VIGO = "ibmq_vigo"
 METERED = "ibm_metered"
 """A simulator whose shots are charged 10 ms each: a job of 10 circuits of 10 shots costs
 1 quantum second."""
@@ -79,6 +80,7 @@ def _config(*, window: float = WINDOW, allocation: float = ALLOCATION) -> LocalS
         ],
         backends=[
             BackendConfig(name=SIMULATOR, device="simulator", workers=2),
+            BackendConfig(name=VIGO, device="vigo"),
             BackendConfig(name=METERED, device="simulator", workers=2, seconds_per_shot=0.01),
         ],
         rate_window_seconds=window,
@@ -459,6 +461,38 @@ async def test_use_batch_puts_every_job_of_a_set_in_one_batch_even_when_resumed(
         assert document.mode == "batch"
         assert document.accepting_jobs is False
     assert len(_made(service)) == 10
+
+
+async def test_bad_input_is_refused_before_any_job_is_made(service: LocalService) -> None:
+    from qiskit import QuantumCircuit
+
+    from ibmq_async.platform import NotISACircuitError
+
+    async with _provider(service) as provider:
+        simulator = provider.get_backend(SIMULATOR)
+        vigo = provider.get_backend(VIGO)
+        manager = IBMQJobManager()
+        with pytest.raises(IBMQJobManagerInvalidStateError, match="at least one"):
+            await manager.run([], simulator)
+        with pytest.raises(IBMQJobManagerInvalidStateError, match="QuantumCircuits; got dict"):
+            await manager.run([{"instructions": []}], simulator)
+        with pytest.raises(IBMQJobManagerInvalidStateError, match="job_tags"):
+            await manager.run(numbered_circuits(2), simulator, job_tags="tag")  # type: ignore[arg-type]
+        with pytest.raises(IBMQJobManagerInvalidStateError, match="max_experiments_per_job"):
+            await manager.run(numbered_circuits(2), simulator, max_experiments_per_job=0)
+        # A circuit vigo cannot run as it is, named by its place among the experiments.
+        not_isa = QuantumCircuit(2, 2, name="uses_h")
+        not_isa.h(0)
+        not_isa.measure([0, 1], [0, 1])
+        native = QuantumCircuit(2, 2, name="native")
+        native.x(0)
+        native.measure([0, 1], [0, 1])
+        circuits = [native, native.copy(), native.copy(), not_isa]
+        with pytest.raises(NotISACircuitError, match="uses_h") as refused:
+            await manager.run(circuits, vigo, max_experiments_per_job=1)
+        assert refused.value.index == 3
+        assert manager.job_sets() == []
+    assert _made(service) == []
 
 
 async def test_use_batch_on_the_classic_channel_is_refused(service: LocalService) -> None:
