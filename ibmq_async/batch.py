@@ -175,32 +175,6 @@ def _check_widths(paths: Sequence[Path], circuits: Sequence[Any], backend: Any) 
             )
 
 
-def _transpile(circuits: Sequence[Any], backend: Any, channel: str) -> list[Any]:
-    """The circuits transpiled for the backend: for its target on the platform channel,
-    whose ``run`` takes ISA circuits only; for its basis gates and coupling map on the
-    classic channel."""
-    from qiskit import transpile
-    from qiskit.circuit.library import get_standard_gate_name_mapping
-
-    from ibmq_async.credentials import PLATFORM_CHANNEL
-
-    if channel == PLATFORM_CHANNEL:
-        transpiled = transpile(
-            list(circuits), target=backend.target, optimization_level=1, seed_transpiler=1
-        )
-    else:
-        config = backend.configuration()
-        standard = get_standard_gate_name_mapping()
-        transpiled = transpile(
-            list(circuits),
-            basis_gates=[gate for gate in config.basis_gates if gate in standard],
-            coupling_map=config.coupling_map,
-            optimization_level=1,
-            seed_transpiler=1,
-        )
-    return list(transpiled)
-
-
 async def run_batch(args: argparse.Namespace, output: TextIO, run: BatchRun | None = None) -> int:
     """Run the batch described by parsed arguments; write the counts to ``output``.
 
@@ -215,6 +189,7 @@ async def run_batch(args: argparse.Namespace, output: TextIO, run: BatchRun | No
     Raises:
         CommandError: An expected failure (a file, the account, the backend, the set).
     """
+    from qiskit import transpile
     from qiskit.transpiler.exceptions import TranspilerError
 
     from ibmq_async.exceptions import IBMQError, IBMQJobManagerUnknownJobSet
@@ -230,7 +205,9 @@ async def run_batch(args: argparse.Namespace, output: TextIO, run: BatchRun | No
             raise CommandError(str(error), 2) from error
         _check_widths(args.files, circuits, backend)
         try:
-            transpiled = _transpile(circuits, backend, account.channel)
+            transpiled = transpile(
+                circuits, target=backend.target, optimization_level=1, seed_transpiler=1
+            )
         except TranspilerError as error:
             message = f"cannot transpile the circuits for {backend.name()}: {error}"
             raise CommandError(message) from error

@@ -71,11 +71,13 @@ def test_batch_script_finishes_the_set_named_in_its_state_file(tmp_path: Path) -
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("channel", ["ibm_quantum", "ibm_quantum_platform"])
 async def test_async_service_answers_concurrent_requests_with_one_provider(
-    monkeypatch: pytest.MonkeyPatch,
+    channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("QE_TOKEN", raising=False)
-    monkeypatch.delenv("QE_URL", raising=False)
+    for name in ("QE_TOKEN", "QE_URL", "QISKIT_IBM_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QISKIT_IBM_CHANNEL", channel)  # the embedded service's API to use
     sys.path.insert(0, str(EXAMPLES))
     try:
         import async_service
@@ -88,6 +90,8 @@ async def test_async_service_answers_concurrent_requests_with_one_provider(
         httpx.AsyncClient(transport=transport, base_url="http://example") as client,
     ):
         backend = app.state.backend
+        platform = channel == "ibm_quantum_platform"
+        assert type(backend).__name__ == ("PlatformBackend" if platform else "IBMQBackend")
         qasm = (
             'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
             "qreg q[1];\ncreg c[1];\nx q[0];\nmeasure q -> c;\n"
