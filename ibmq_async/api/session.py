@@ -495,7 +495,7 @@ class HttpSession:
                 time.monotonic() - started,
             )
         if response.is_error:
-            raise error_from_response(response, self.error_parser, redact=self.redactor.redact)
+            raise error_from_response(response, error_parser, redact=self.redactor.redact)
         return response
 
     async def aclose(self) -> None:

@@ -122,6 +122,7 @@ class _Progress(Generic[P, J]):
     look_first: bool
     created: Created[P, J] | None = None
     create_ambiguous: bool = False
+    creating: bool = False
     uploaded: bool = False
     start_ambiguous: bool = False
     step: str = ""
@@ -194,12 +195,15 @@ async def _advance(steps: SubmissionSteps[P, J], progress: _Progress[P, J]) -> J
             if started:
                 await _discard_unstarted(steps, progress, keep=steps.job_id(started[0]))
                 return started[0]
+        progress.creating = True  # stays set if the deadline cancels the create in flight
         try:
             created = await _run(progress, "create", steps.create())
         except ApiError as error:
             if may_have_reached_the_server(error):
                 progress.create_ambiguous = True
+            progress.creating = False
             raise
+        progress.creating = False
         await _discard_unstarted(steps, progress, keep=created.job_id)
         if created.started is not None:
             return created.started
@@ -261,7 +265,7 @@ async def _settle(steps: SubmissionSteps[P, J], progress: _Progress[P, J]) -> st
     """After a final failure: remove the job the submission made, and say what became of it."""
     created = progress.created
     if created is None:
-        if progress.create_ambiguous:
+        if progress.create_ambiguous or progress.creating:
             return (
                 "whether a job was made is unknown: submit again with the same "
                 "submission key to find it, or look for the submission tag"

@@ -135,11 +135,23 @@ class StatusKind(Generic[S]):
         news: Whether a status tells anything the last one did not (by default: they
             differ). A queued job's estimated start time, which a service recomputes at
             every poll, need not be news.
+        describe: The status in a word or two, for messages (by default its
+            ``status.value``, as the classic API's documents have it).
     """
 
     is_final: Callable[[S], bool]
     stage: Callable[[S], int]
     news: Callable[[S, S], bool] | None = None
+    describe: Callable[[S], str | None] | None = None
+
+    def described(self, status: S | None) -> str | None:
+        """:attr:`describe` of ``status``, or ``None`` when there is none."""
+        if status is None:
+            return None
+        if self.describe is not None:
+            return self.describe(status)
+        value = getattr(getattr(status, "status", None), "value", None)
+        return value if isinstance(value, str) else None
 
 
 class StatusStream(Protocol[S_co]):
@@ -615,7 +627,7 @@ class JobWaits(Generic[S]):
             with anyio.move_on_after(timeout):
                 return await self._until_final(watch, deliver, every=cursor is not None)
             last = watch.history[-1] if watch.history else None
-            described = getattr(getattr(last, "status", None), "value", None)
+            described = self._kind.described(last)
             error = ApiJobWaitTimeoutError(
                 f"Timed out after {timeout:g} s waiting for job {job_id} to reach a final status"
                 + (f" (last status {described})" if described else "")

@@ -98,3 +98,15 @@ async def test_hundreds_of_waits_on_a_paused_queue_cost_about_a_listing_a_second
         assert recorder.job_reads() <= WAITS
         assert recorder.listings("pending=true") <= 2 * elapsed + 2
         assert client.waits.active_watches == 0
+
+
+async def test_a_wait_that_runs_out_of_time_names_the_last_state(paused_service: Target) -> None:
+    async with await PlatformClient.connect(
+        KEY_A, A, polling=POLLING, **paused_service.connect_kwargs()
+    ) as client:
+        params = sampler_params(shots=4, circuit=_lima_bell())
+        job = await client.submit("sampler", PAUSED, params, pace=False)
+        with pytest.raises(ApiJobWaitTimeoutError) as info:
+            await client.waits.wait_for_final(job.id, timeout=0.5)
+    assert "(last status Queued)" in str(info.value)
+    assert info.value.job_id == job.id

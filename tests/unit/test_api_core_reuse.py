@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from ibmq_async.api import Page, Pager
-from ibmq_async.api.errors import ErrorDetails, json_object
+from ibmq_async.api.errors import ErrorDetails, json_object, no_error_details
 from ibmq_async.api.session import HttpSession
 from ibmq_async.exceptions import ApiNotFoundError, ApiStatusError
 
@@ -73,6 +73,26 @@ async def test_headers_of_the_api_go_on_every_call_and_its_error_body_is_read() 
     assert isinstance(error, ApiStatusError)
     assert (error.error_code, error.trace_id) == ("1213", "trace-1")
     assert error.message == "Job not found (see https://x)"
+
+
+async def test_a_call_may_read_its_error_body_with_a_parser_of_its_own() -> None:
+    """A call to another service (IAM, object storage) reads that service's error body."""
+    http = HttpSession.open(
+        error_parser=no_error_details,
+        headers={"Service-CRN": CRN, "IBM-API-Version": "2026-04-15"},
+        transport=httpx.MockTransport(platform),
+    )
+    try:
+        with pytest.raises(ApiNotFoundError) as info:
+            await http.request(
+                "GET",
+                "https://quantum.test/v1/jobs/nope",
+                authenticated=False,
+                error_parser=platform_errors,
+            )
+    finally:
+        await http.aclose()
+    assert (info.value.error_code, info.value.trace_id) == ("1213", "trace-1")
 
 
 async def test_an_offset_listing_with_a_count_pages_through_the_pager() -> None:

@@ -32,6 +32,7 @@ from ibmq_async.exceptions import (
     ApiAuthenticationError,
     ApiProtocolError,
     ApiServerError,
+    ApiTimeoutError,
     RateLimitedError,
     UsageLimitError,
 )
@@ -338,3 +339,35 @@ async def test_a_ran_too_long_job_ends_the_wait_as_an_error_state(
     async with client:
         final = await client.waits.wait_for_final(job_id, timeout=5)
     assert platform_job_status(final) is JobStatus.ERROR
+
+
+async def test_a_submission_that_cannot_get_a_turn_in_time_makes_no_job(
+    router: respx.Router, platform: FakePlatform, recorder: WaitRecorder
+) -> None:
+    client, transport = await connect(router, retry=instant_policy(recorder))
+    async with client:
+        turn = await client.pacer.acquire()
+        turn.release(refused=True, retry_after=30)
+        with anyio.fail_after(5):
+            with pytest.raises(ApiTimeoutError, match="no job was made"):
+                await client.submit("sampler", "ibm_fake", PARAMS, timeout=0.2)
+        assert client.pacer.in_flight == 0
+    assert transport.calls("POST", r"/v1/jobs$") == []
+
+
+async def test_the_pending_listing_is_paged_only_while_that_is_cheaper(
+    router: respx.Router, platform: FakePlatform
+) -> None:
+    ids = [platform.add_job() for _ in range(2500)]  # newest first in the listing
+    client, transport = await connect(router)
+    async with client:
+        statuses = client.pending_statuses
+        found = await statuses([ids[-1], ids[0]])  # first page, and the last one
+        assert list(found) == [ids[-1]]  # the other: one read costs less than two pages
+        assert statuses.listings == 1
+        spread = [ids[0], ids[1], ids[2], ids[700], ids[1400]]  # on pages 2 and 3
+        found = await statuses(spread)
+        assert sorted(found) == sorted(spread)
+        assert statuses.listings == 4
+    pages = [request.url.params["offset"] for request in transport.calls("GET", r"/v1/jobs\?")]
+    assert pages == ["0", "0", "1000", "2000"]

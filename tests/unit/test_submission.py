@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -201,3 +202,35 @@ async def test_an_api_without_keys_or_uploads_is_exactly_once_by_its_tag() -> No
     )
     assert api.calls == ["create", "find"]  # the lost create is found, not made again
     assert [j.id for j in api.jobs] == [job.id] == ["p1"]
+
+
+@pytest.mark.anyio
+async def test_a_create_cut_off_by_the_deadline_says_the_job_may_exist() -> None:
+    """The timeout cancels the create while it is in flight: the server may have acted."""
+    recorder = WaitRecorder()
+    api = PlatformLike("ibmq_async_submission_k2")
+
+    async def slow_create() -> Created[None, PlatformJob]:
+        api.calls.append("create")
+        api.jobs.append(PlatformJob("p1", [api.tag]))  # the server acted ...
+        await anyio.sleep(10)  # ... and its answer never came in time
+        raise AssertionError("unreachable")
+
+    steps = api.steps()
+    steps = SubmissionSteps(
+        create=slow_create,
+        find=steps.find,
+        job_id=steps.job_id,
+        is_started=steps.is_started,
+        discard=steps.discard,
+    )
+    with pytest.raises(ApiTimeoutError) as info:
+        await submit_exactly_once(
+            steps,
+            what="a job (key k2)",
+            policy=instant_policy(recorder),
+            look_first=False,
+            timeout=0.2,
+        )
+    assert "whether a job was made is unknown" in str(info.value)
+    assert "no job was made" not in str(info.value)

@@ -19,6 +19,7 @@ hangs), and a state the platform does not define fails the waits on that job wit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from ibmq_async.api.platform.jobs import MAX_PAGE_SIZE, Jobs, PlatformJobQuery
@@ -84,7 +85,13 @@ def _news(last: Job, new: Job) -> bool:
     return (last.state.status, last.state.reason_code) != (new.state.status, new.state.reason_code)
 
 
-PLATFORM_STATUS: StatusKind[Job] = StatusKind(is_final=_is_final, stage=_stage, news=_news)
+def _describe(job: Job) -> str:
+    return str(job.state.status)
+
+
+PLATFORM_STATUS: StatusKind[Job] = StatusKind(
+    is_final=_is_final, stage=_stage, news=_news, describe=_describe
+)
 """How the waits read platform jobs (``Cancelled - Ran too long`` is final: an error)."""
 
 
@@ -108,9 +115,11 @@ class PendingStatuses:
     async def __call__(self, job_ids: Sequence[str]) -> Mapping[str, Job]:
         """The jobs of ``job_ids`` that are in the pending listing (queued or running).
 
-        A job missing from the answer (it ended, or the listing has more pages than are
-        read) is fetched on its own by the waits; so is one whose state is unknown, whose
-        fetch then fails that job's waits only.
+        Pages are read while jobs waited on are missing from them, up to ``max_pages``,
+        and only while the pages left are fewer than the jobs missing. A job missing from
+        the answer (it ended, or is on a page not read) is fetched on its own by the
+        waits; so is one whose state is unknown, whose fetch then fails that job's waits
+        only.
 
         Raises:
             ApiError: A page failed (after retries): the waits on these jobs fail with it.
@@ -131,8 +140,9 @@ class PendingStatuses:
                     except ApiProtocolError:
                         continue
             offset += len(answer.jobs)
-            if len(found) == len(wanted) or len(answer.jobs) < MAX_PAGE_SIZE:
+            missing = len(wanted) - len(found)
+            if missing == 0 or len(answer.jobs) < MAX_PAGE_SIZE or offset >= answer.count:
                 break
-            if offset >= answer.count:
-                break
+            if math.ceil((answer.count - offset) / MAX_PAGE_SIZE) >= missing:
+                break  # reading the missing jobs one by one costs fewer requests
         return found
