@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -451,7 +452,7 @@ class PlatformBackend:
             IBMQBackendApiError: A page failed to load (after retries).
         """
         check_skip(skip)
-        async for job in self._provider._iter_jobs(
+        matching = self._provider._iter_jobs(
             skip=skip,
             query=job_query(
                 backend_name=self.name(),
@@ -465,8 +466,10 @@ class PlatformBackend:
             ),
             session_id=session_id,
             program_id=program_id,
-        ):
-            yield job
+        )
+        async with aclosing(matching):
+            async for job in matching:
+                yield job
 
     async def active_jobs(
         self, limit: int = 10, *, timeout: float | None = None

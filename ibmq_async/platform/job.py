@@ -516,7 +516,8 @@ class PlatformJob:
             IBMQJobInvalidStateError: The job ended in another final state (it finished or
                 failed first); the message names the state.
             IBMQJobTimeoutError: No final state within ``timeout``.
-            IBMQJobApiError: The service refused or could not be reached.
+            IBMQJobApiError: The service refused, or could not be reached (after retries;
+                asking twice to cancel is harmless).
         """
         if not self._status.is_final:
             try:
@@ -548,7 +549,8 @@ class PlatformJob:
             return await self._client.jobs.metrics(self.job_id(), timeout=timeout)
 
     async def usage(self, partial: bool = False, *, timeout: float | None = None) -> float:
-        """The quantum seconds the job was charged.
+        """The seconds of quantum time the job was charged (its metrics'
+        ``qpu_charge_time_seconds``, as qiskit-ibm-runtime's ``job.usage()`` answers).
 
         Args:
             partial: Return the usage counted so far even if it is not final yet.
@@ -562,7 +564,7 @@ class PlatformJob:
         usage = (await self.metrics(timeout=timeout)).usage
         if usage.status != "final" and not partial:
             return 0.0
-        return float(usage.quantum_seconds)
+        return float(usage.qpu_charge_time_seconds)
 
     async def logs(self, *, timeout: float | None = None) -> str:
         """The job's log (when it was created, started and ended), once it has ended.

@@ -14,7 +14,8 @@ instance shares; closing the provider closes it.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from ibmq_async.models.platform import InstanceUsage, Job
 from ibmq_async.models.platform_job_limit import JobRate
 from ibmq_async.platform.backend import PlatformBackend, PlatformRetiredBackend
 from ibmq_async.platform.job import NAME_TAG_PREFIX, PlatformJob
+from ibmq_async.platform.states import job_status
 from ibmq_async.provider import BackendCollection, filter_backends, least_busy
 
 if TYPE_CHECKING:
@@ -270,12 +272,14 @@ class PlatformProvider:
                 )
                 return [self._job(record) for record in records]
         jobs: list[PlatformJob] = []
-        async for job in self._iter_jobs(
+        matching = self._iter_jobs(
             skip=skip, query=query, session_id=session_id, program_id=program_id
-        ):
-            jobs.append(job)
-            if limit is not None and len(jobs) >= limit:
-                break
+        )
+        async with aclosing(matching):
+            async for job in matching:
+                jobs.append(job)
+                if limit is not None and len(jobs) >= limit:
+                    break
         return jobs
 
     async def _iter_jobs(
@@ -285,7 +289,7 @@ class PlatformProvider:
         query: JobQuery,
         session_id: str | None,
         program_id: str | None,
-    ) -> AsyncIterator[PlatformJob]:
+    ) -> AsyncGenerator[PlatformJob, None]:
         """Every job matching ``query``, a page at a time, the client's filters applied."""
         listing = _Listing(query, session_id=session_id, program_id=program_id)
         offset = skip if listing.keep is None else 0
@@ -323,7 +327,9 @@ class PlatformProvider:
                 fetched.
         """
         check_job_id(job_id)
-        return self._job(await self._fetch_job(job_id, timeout=timeout))
+        record = await self._fetch_job(job_id, timeout=timeout)
+        with backend_api_errors(f"retrieve job {job_id}"):
+            return self._job(record)
 
     # --- the instance -------------------------------------------------------------------
 
@@ -418,8 +424,6 @@ class _Listing:
 
 
 def _status_of(job: Job) -> JobStatus:
-    from ibmq_async.platform.states import job_status
-
     return job_status(job.state)
 
 

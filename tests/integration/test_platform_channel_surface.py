@@ -355,6 +355,7 @@ async def test_bad_circuits_are_refused_with_their_name_before_any_request(
         assert len(transport.requests) == before  # nothing was sent
 
 
+@pytest.mark.filterwarnings("ignore:The 0-th pub's circuit has no output:UserWarning")
 async def test_a_circuit_without_measurements_is_sent_with_a_warning(
     service: LocalService,
 ) -> None:
