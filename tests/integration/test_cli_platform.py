@@ -8,11 +8,17 @@ HTTP."""
 from __future__ import annotations
 
 import json
+import shlex
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 from platform_channel import API_KEY, INSTANCE, LIMA, SIMULATOR, VIGO, channel_config, flip
 from test_cli_commands import assert_one_line, cli, no_account, qasm
@@ -312,3 +318,44 @@ def test_batch_on_the_platform_checks_the_backend_and_the_widths_first(
     unknown = cli("batch", wide, "--backend", "ibmq_nope", *options(service), env=with_key(home))
     assert unknown.returncode == 2
     assert_one_line(unknown, "no backend matches name='ibmq_nope'; available: ibmq_lima,")
+
+
+# --- against 'ibmq-async serve' -----------------------------------------------------------------
+
+
+def test_the_command_serve_prints_for_the_platform_runs_as_printed(
+    tmp_path: Path, home: dict[str, str]
+) -> None:
+    serve = ["serve", "--port", "0", "--db", str(tmp_path / "served.db")]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ibmq_async.cli", *serve],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=home,
+    )
+    try:
+        assert process.stdout is not None
+        printed = ""
+        for _ in range(20):
+            line = process.stdout.readline().strip()
+            if "ibmq-async backends --channel ibm_quantum_platform" in line:
+                printed = line
+                break
+        assert printed, "serve printed no command for the platform"
+        assignment, *words = shlex.split(printed)
+        variable, key = assignment.split("=", 1)
+        assert (variable, words[0]) == ("QISKIT_IBM_TOKEN", "ibmq-async")
+        url = words[words.index("--url") + 1]
+        for _ in range(100):  # the socket is bound; uvicorn starts answering shortly
+            try:
+                httpx.get(url + "/v1/versions")
+                break
+            except httpx.ConnectError:
+                time.sleep(0.05)
+        listed = cli(*words[1:], "--json", env={**home, variable: key})
+        assert {"ibmq_vigo", "ibmq_qasm_simulator"} <= backend_names(listed)
+        assert "embedded" not in listed.stderr
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
