@@ -1,7 +1,8 @@
 """``ibmq-async batch`` on IBM Quantum Platform: OpenQASM 2 files in, counts out, through the
 job manager under the service's job creation rate; Ctrl-C says how to resume and the
 resumed command finishes the set with no job made twice; the embedded service's platform
-API keeps its jobs with ``--db``. Each case runs the command as a subprocess."""
+API keeps its jobs with ``--db``; a set that would exceed the instance's usage prints what
+ran and what is left. Each case runs the command as a subprocess."""
 
 from __future__ import annotations
 
@@ -13,11 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from platform_channel import API_KEY, INSTANCE, PAUSED, SIMULATOR, channel_config
+from platform_channel import (
+    API_KEY,
+    INSTANCE,
+    PAUSED,
+    SIMULATOR,
+    SLOW,
+    SPENT_INSTANCE,
+    channel_config,
+)
 from test_cli_commands import _interrupt_after, cli, no_account, qasm
 
 from ibmq_async import exceptions
 from ibmq_async.local import LocalService
+from ibmq_async.local.config import InstanceConfig
 
 PLATFORM = "ibm_quantum_platform"
 
@@ -134,3 +144,30 @@ def test_the_embedded_platform_service_keeps_a_batch_for_jobs_with_db(
     entries = json.loads(kept.stdout)
     assert [entry["status"] for entry in entries] == ["DONE", "DONE"]
     assert {entry["backend"] for entry in entries} == {"ibmq_vigo"}
+
+
+def test_a_batch_that_would_exceed_the_usage_prints_what_ran_and_what_is_left(
+    tmp_path: Path, home: dict[str, str]
+) -> None:
+    config = channel_config()
+    metered = InstanceConfig(crn=SPENT_INSTANCE, name="metered", allocation_seconds=2.5)
+    config = config.model_copy(
+        update={"instances": [i for i in config.instances if i.crn != SPENT_INSTANCE] + [metered]}
+    )  # each job of 100 shots on SLOW costs 1 s: two fit, the third would not
+    circuits = files(tmp_path, "usage", 3)
+    with LocalService(config) as metered_service:
+        argv = ["--channel", PLATFORM, "--instance", SPENT_INSTANCE, "--url", metered_service.url,
+                "--iam-url", metered_service.root]  # fmt: skip
+        completed = cli("batch", *circuits, "--backend", SLOW, "--shots", "100",
+                        "--max-per-job", "1", "--no-progress", *argv, env=home)  # fmt: skip
+        made = len(made_on(metered_service, SLOW))
+    assert completed.returncode == 1, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert completed.stdout.splitlines() == [
+        f"{circuits[0]}: {json.dumps(expected(0, 100))}",
+        f"{circuits[1]}: {json.dumps(expected(1, 100))}",
+        f"{circuits[2]}: failed",
+    ]
+    assert "would exceed the instance's usage limit" in completed.stderr
+    assert "of its 2.5 s left" in completed.stderr
+    assert made == 2
