@@ -37,7 +37,6 @@ from ibmq_async.exceptions import (
     ApiNotFoundError,
     ApiStatusError,
     IBMQAccountCredentialsNotFound,
-    IBMQInputValueError,
 )
 from ibmq_async.models import parse_backend_configuration
 
@@ -131,9 +130,11 @@ async def test_an_instance_of_someone_else_is_refused_clearly(target: Target) ->
         await PlatformClient.connect(KEY_B, A, **target.connect_kwargs())
 
 
-async def test_an_instance_name_is_not_a_crn(target: Target) -> None:
-    with pytest.raises(IBMQInputValueError, match="CRN"):
-        await PlatformClient.connect(KEY_A, "alpha", **target.connect_kwargs())
+async def test_an_instance_name_is_looked_up_in_global_search(target: Target) -> None:
+    async with await PlatformClient.connect(
+        KEY_A, "alpha", search_url=f"{target.root}/global-search", **target.connect_kwargs()
+    ) as client:
+        assert client.instance == A
 
 
 # --- backends --------------------------------------------------------------------------------

@@ -29,10 +29,17 @@ import httpx
 from ibmq_async.api.platform.auth import IamAuth
 from ibmq_async.api.platform.backends import Backends
 from ibmq_async.api.platform.errors import platform_error_details
+from ibmq_async.api.platform.instances import InstanceSearch, resolve_instance
+from ibmq_async.api.platform.instances import search_url as resolve_search_url
 from ibmq_async.api.platform.jobs import Jobs, job_body
 from ibmq_async.api.platform.pacing import Pacer, PacerSlot
 from ibmq_async.api.platform.sessions import Sessions
-from ibmq_async.api.platform.urls import API_VERSION, PlatformUrls, runtime_headers
+from ibmq_async.api.platform.urls import (
+    API_VERSION,
+    API_VERSION_HEADER,
+    PlatformUrls,
+    runtime_headers,
+)
 from ibmq_async.api.platform.usage import Usage
 from ibmq_async.api.platform.waits import (
     DEFAULT_PLATFORM_POLLING,
@@ -131,10 +138,11 @@ class PlatformClient:
     async def connect(
         cls,
         api_key: str,
-        instance: str,
+        instance: str | None,
         *,
         url: str | None = None,
         iam_url: str | None = None,
+        search_url: str | None = None,
         api_version: str = API_VERSION,
         proxies: Mapping[str, Any] | None = None,
         verify: bool = True,
@@ -148,11 +156,14 @@ class PlatformClient:
 
         Args:
             api_key: The IBM Cloud API key.
-            instance: The instance's CRN.
+            instance: The instance's CRN, or its name (looked up once in IBM Cloud Global
+                Search), or ``None`` for the account's only instance.
             url: The API root to which ``/v1/...`` is appended; the default of the CRN's
                 region (``https://quantum.cloud.ibm.com/api``) if ``None``.
             iam_url: The IAM host (``/identity/token`` is appended); ``IAM_URL`` or
                 ``https://iam.cloud.ibm.com`` if ``None``.
+            search_url: The Global Search host, to find an instance given by name;
+                ``GLOBAL_SEARCH_URL`` or IBM Cloud's if ``None``.
             api_version: The ``IBM-API-Version`` of every request.
             proxies: ``{"urls": {"http": ..., "https": ...}}``; without it,
                 ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` apply.
@@ -166,11 +177,12 @@ class PlatformClient:
                 service's 429s only.
 
         Raises:
-            IBMQInputValueError: The instance is not a CRN, or an argument is malformed.
+            IBMQInputValueError: An argument is malformed.
             IBMQAccountCredentialsInvalidToken: The API key is empty.
             IBMQAccountValueError: A URL or the CRN is malformed.
             ApiAuthenticationError: IAM refused the API key.
-            IBMQAccountCredentialsNotFound: The instance is not the account's (403).
+            IBMQAccountCredentialsNotFound: The instance is not the account's (403), or no
+                single instance of the account has the name given.
             ApiError: A call failed (after retries).
         """
         credentials = PlatformCredentials(
@@ -178,6 +190,7 @@ class PlatformClient:
         )
         return await cls.from_credentials(
             credentials,
+            search_url=search_url,
             api_version=api_version,
             proxies=proxies,
             verify=verify,
@@ -193,6 +206,7 @@ class PlatformClient:
         cls,
         credentials: PlatformCredentials,
         *,
+        search_url: str | None = None,
         api_version: str = API_VERSION,
         proxies: Mapping[str, Any] | None = None,
         verify: bool | None = None,
@@ -203,24 +217,23 @@ class PlatformClient:
         job_rate: tuple[int, float] | None = None,
     ) -> PlatformClient:
         """:meth:`connect` with a saved account (its URLs, proxies and ``verify`` unless
-        given here). The account's instance must be a CRN.
+        given here). An instance given by name (or none) is looked up once in Global Search.
 
         Raises:
             As :meth:`connect`.
         """
         crn = credentials.crn
-        if crn is None:
-            raise IBMQInputValueError(
-                "the platform client needs the instance's CRN (crn:v1:...), got "
-                f"{credentials.instance!r}; resolve an instance name to its CRN first"
-            )
         if not isinstance(api_version, str) or not api_version.strip():
             raise IBMQInputValueError("api_version must be a date string such as 2026-04-15")
         if job_rate is not None:
             Pacer(job_rate)  # checks it before anything is opened
         session = HttpSession.open(
             error_parser=platform_error_details,
-            headers=runtime_headers(str(crn), api_version.strip()),
+            headers=(
+                runtime_headers(str(crn), api_version.strip())
+                if crn is not None
+                else {API_VERSION_HEADER: api_version.strip()}
+            ),
             proxies=credentials.proxies if proxies is None else proxies,
             verify=credentials.verify if verify is None else verify,
             timeout=timeout,
@@ -231,10 +244,18 @@ class PlatformClient:
             auth = IamAuth(session, credentials.token, credentials.resolved_iam_url())
             await auth.login()
             session.auth = auth
+            if crn is None:
+                found = await InstanceSearch(session, resolve_search_url(search_url)).instances()
+                credentials = credentials.with_instance(
+                    resolve_instance(credentials.instance, found)
+                )
+                session.client.headers.update(
+                    runtime_headers(str(credentials.crn), api_version.strip())
+                )
             client = cls(
                 session,
                 auth,
-                str(crn),
+                str(credentials.crn),
                 credentials.api_url,
                 polling=polling or DEFAULT_PLATFORM_POLLING,
                 job_rate=job_rate,
