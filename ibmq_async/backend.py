@@ -49,6 +49,7 @@ from ibmq_async.models import (
     PulseDefaults,
     PulseQobj,
     QasmQobj,
+    parse_backend_configuration,
     parse_qobj,
 )
 
@@ -62,6 +63,7 @@ __all__ = [
     "IBMQRetiredBackend",
     "backend_api_errors",
     "job_query",
+    "retired_configuration",
 ]
 
 ACTIVE_JOB_STATUSES = (
@@ -644,6 +646,28 @@ class IBMQBackend:
 
 
 _datetime_type = datetime
+
+
+def retired_configuration(name: str) -> BackendConfiguration:
+    """The configuration of a stand-in for a backend a job names but the provider no longer
+    lists (one qubit, no gates), on either channel."""
+    return parse_backend_configuration(
+        {
+            "backend_name": name,
+            "backend_version": "0.0.0",
+            "n_qubits": 1,
+            "basis_gates": [],
+            "gates": [],
+            "local": False,
+            "simulator": False,
+            "conditional": False,
+            "open_pulse": False,
+            "memory": False,
+            "max_shots": 0,
+            "coupling_map": None,
+            "online_date": "1970-01-01T00:00:00Z",
+        }
+    )
 
 
 class IBMQRetiredBackend(IBMQBackend):

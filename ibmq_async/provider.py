@@ -31,6 +31,7 @@ from ibmq_async.backend import (
     IBMQRetiredBackend,
     backend_api_errors,
     job_query,
+    retired_configuration,
 )
 from ibmq_async.credentials import (
     DEFAULT_AUTH_URL,
@@ -62,7 +63,6 @@ from ibmq_async.models import (
     BackendStatus,
     JobRecord,
     JobStatus,
-    parse_backend_configuration,
 )
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ __all__ = [
     "IBMQFactory",
     "filter_backends",
     "least_busy",
+    "select_backend",
 ]
 
 logger = logging.getLogger("ibmq_async")
@@ -199,6 +200,40 @@ class BackendCollection(Generic[B]):
             input_allowed=input_allowed,
             **kwargs,
         )
+
+
+def select_backend(backends: Mapping[str, B], name: str | None = None, **kwargs: Any) -> B:
+    """The one backend of ``backends`` with this name (or retired alias) and these
+    configuration values, as ``provider.get_backend`` picks it (either channel).
+
+    Raises:
+        IBMQBackendValueError: No backend, or more than one, matches; or a keyword is not a
+            configuration attribute.
+    """
+    candidates = list(backends.values())
+    if name is not None:
+        wanted = _BACKEND_ALIASES.get(name, name)
+        candidates = [b for b in candidates if b.name() == wanted]
+    for key, value in kwargs.items():
+        if not all(hasattr(b.configuration(), key) for b in candidates):
+            raise IBMQBackendValueError(
+                f"{key!r} is not a configuration attribute of every backend; use "
+                "'await provider.backends(...)' to filter on status"
+            )
+        candidates = [b for b in candidates if getattr(b.configuration(), key) == value]
+    if not candidates:
+        wanted = ", ".join(
+            [f"name={name!r}"] * (name is not None) + [f"{k}={v!r}" for k, v in kwargs.items()]
+        )
+        raise IBMQBackendValueError(
+            f"no backend matches {wanted or 'the criteria'}; available: "
+            f"{', '.join(sorted(backends))}"
+        )
+    if len(candidates) > 1:
+        raise IBMQBackendValueError(
+            f"more than one backend matches: {', '.join(b.name() for b in candidates)}"
+        )
+    return candidates[0]
 
 
 async def filter_backends(
@@ -342,30 +377,7 @@ class AccountProvider:
             IBMQBackendValueError: No backend, or more than one, matches; or a keyword is
                 not a configuration attribute.
         """
-        candidates = list(self._backends.values())
-        if name is not None:
-            wanted = _BACKEND_ALIASES.get(name, name)
-            candidates = [b for b in candidates if b.name() == wanted]
-        for key, value in kwargs.items():
-            if not all(hasattr(b.configuration(), key) for b in candidates):
-                raise IBMQBackendValueError(
-                    f"{key!r} is not a configuration attribute of every backend; use "
-                    "'await provider.backends(...)' to filter on status"
-                )
-            candidates = [b for b in candidates if getattr(b.configuration(), key) == value]
-        if not candidates:
-            wanted = ", ".join(
-                [f"name={name!r}"] * (name is not None) + [f"{k}={v!r}" for k, v in kwargs.items()]
-            )
-            raise IBMQBackendValueError(
-                f"no backend matches {wanted or 'the criteria'}; available: "
-                f"{', '.join(sorted(self._backends))}"
-            )
-        if len(candidates) > 1:
-            raise IBMQBackendValueError(
-                f"more than one backend matches: {', '.join(b.name() for b in candidates)}"
-            )
-        return candidates[0]
+        return select_backend(self._backends, name, **kwargs)
 
     async def _filter_backends(
         self,
@@ -391,23 +403,7 @@ class AccountProvider:
         if name in self._backends:
             return self._backends[name]
         if name not in self._retired:
-            config = parse_backend_configuration(
-                {
-                    "backend_name": name,
-                    "backend_version": "0.0.0",
-                    "n_qubits": 1,
-                    "basis_gates": [],
-                    "gates": [],
-                    "local": False,
-                    "simulator": False,
-                    "conditional": False,
-                    "open_pulse": False,
-                    "memory": False,
-                    "max_shots": 0,
-                    "coupling_map": None,
-                    "online_date": "1970-01-01T00:00:00Z",
-                }
-            )
+            config = retired_configuration(name)
             self._retired[name] = IBMQRetiredBackend(config, self, self._api)
         return self._retired[name]
 

@@ -13,6 +13,7 @@ instance shares; closing the provider closes it.
 # ruff: noqa: ASYNC109
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
@@ -25,22 +26,24 @@ import anyio
 from ibmq_async.api import JobQuery
 from ibmq_async.api.platform import PlatformJobQuery
 from ibmq_async.arguments import check_job_id, check_limit, check_skip
-from ibmq_async.backend import backend_api_errors, job_query
+from ibmq_async.backend import backend_api_errors, job_query, retired_configuration
 from ibmq_async.credentials import PlatformCredentials
-from ibmq_async.exceptions import ApiNotFoundError, IBMQBackendApiError, IBMQBackendValueError
+from ibmq_async.exceptions import ApiNotFoundError, IBMQBackendApiError
 from ibmq_async.models import BackendConfiguration, JobStatus, parse_backend_configuration
 from ibmq_async.models.platform import InstanceUsage, Job
 from ibmq_async.models.platform_job_limit import JobRate
 from ibmq_async.platform.backend import PlatformBackend, PlatformRetiredBackend
 from ibmq_async.platform.job import NAME_TAG_PREFIX, PlatformJob
 from ibmq_async.platform.states import job_status
-from ibmq_async.provider import BackendCollection, filter_backends, least_busy
+from ibmq_async.provider import BackendCollection, filter_backends, least_busy, select_backend
 
 if TYPE_CHECKING:
     from ibmq_async.api.platform import PlatformClient
     from ibmq_async.provider import IBMQFactory
 
 __all__ = ["PlatformProvider"]
+
+logger = logging.getLogger("ibmq_async")
 
 _PENDING = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 """The platform's states that are not final (``Queued``, ``Running``)."""
@@ -75,7 +78,8 @@ class PlatformProvider:
         self.backends: BackendCollection[PlatformBackend] = BackendCollection(self)
 
     async def _discover_backends(self, *, timeout: float | None = None) -> None:
-        """Load the configuration of every backend the instance sees, concurrently."""
+        """Load the configuration of every backend the instance sees, concurrently (a
+        configuration that does not parse is dropped with a warning)."""
         with backend_api_errors("list the backends"):
             names = await self._client.backends.names(timeout=timeout)
         configurations: dict[str, BackendConfiguration] = {}
@@ -83,13 +87,25 @@ class PlatformProvider:
         async def load(name: str) -> None:
             with backend_api_errors(f"get the configuration of {name}"):
                 document = await self._client.backends.configuration(name, timeout=timeout)
-            configurations[name] = parse_backend_configuration(document)
+            try:
+                configurations[name] = parse_backend_configuration(document)
+            except (ValueError, TypeError) as error:  # dropped, as on the classic channel
+                first = str(error).splitlines()[0] if str(error) else type(error).__name__
+                logger.warning(
+                    'Backend "%s" of instance %s could not be instantiated due to an invalid '
+                    "config: %s",
+                    name,
+                    self.instance,
+                    first,
+                )
 
         async with anyio.create_task_group() as group:
             for name in names:
                 group.start_soon(load, name)
         self._backends = {
-            name: PlatformBackend(configurations[name], self, self._client) for name in names
+            name: PlatformBackend(configurations[name], self, self._client)
+            for name in names
+            if name in configurations
         }
 
     # --- identity -----------------------------------------------------------------------
@@ -130,29 +146,7 @@ class PlatformProvider:
             IBMQBackendValueError: No backend, or more than one, matches; or a keyword is
                 not a configuration attribute.
         """
-        candidates = list(self._backends.values())
-        if name is not None:
-            candidates = [b for b in candidates if b.name() == name]
-        for key, value in kwargs.items():
-            if not all(hasattr(b.configuration(), key) for b in candidates):
-                raise IBMQBackendValueError(
-                    f"{key!r} is not a configuration attribute of every backend; use "
-                    "'await provider.backends(...)' to filter on status"
-                )
-            candidates = [b for b in candidates if getattr(b.configuration(), key) == value]
-        if not candidates:
-            wanted = ", ".join(
-                [f"name={name!r}"] * (name is not None) + [f"{k}={v!r}" for k, v in kwargs.items()]
-            )
-            raise IBMQBackendValueError(
-                f"no backend matches {wanted or 'the criteria'}; available: "
-                f"{', '.join(sorted(self._backends))}"
-            )
-        if len(candidates) > 1:
-            raise IBMQBackendValueError(
-                f"more than one backend matches: {', '.join(b.name() for b in candidates)}"
-            )
-        return candidates[0]
+        return select_backend(self._backends, name, **kwargs)
 
     async def _filter_backends(
         self,
@@ -206,23 +200,7 @@ class PlatformProvider:
         if name in self._backends:
             return self._backends[name]
         if name not in self._retired:
-            config = parse_backend_configuration(
-                {
-                    "backend_name": name,
-                    "backend_version": "0.0.0",
-                    "n_qubits": 1,
-                    "basis_gates": [],
-                    "gates": [],
-                    "local": False,
-                    "simulator": False,
-                    "conditional": False,
-                    "open_pulse": False,
-                    "memory": False,
-                    "max_shots": 0,
-                    "coupling_map": None,
-                    "online_date": "1970-01-01T00:00:00Z",
-                }
-            )
+            config = retired_configuration(name)
             self._retired[name] = PlatformRetiredBackend(config, self, self._client)
         return self._retired[name]
 

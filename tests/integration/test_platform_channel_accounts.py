@@ -5,6 +5,7 @@ default URLs of a CRN's region, and the errors of each, on asyncio and trio."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -281,3 +282,52 @@ async def test_an_unreachable_service_is_a_connection_error_naming_it(home: Path
             iam_url=root,
             retry=RetryPolicy(max_attempts=2, backoff_base=0.01),
         )
+
+
+async def test_a_backend_whose_configuration_does_not_parse_is_dropped_with_a_warning(
+    home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import ibmq_async.local
+
+    devices = Path(ibmq_async.local.__file__).parent / "devices"
+    vigo = json.loads((devices / "vigo" / "conf.json").read_text(encoding="utf-8"))
+    now = int(time.time())
+    documents = {
+        "/identity/token": {"access_token": "t", "expires_in": 3600, "expiration": now + 3600},
+        "/api/v1/instances/usage": {
+            "instance_id": INSTANCE,
+            "plan_id": "open",
+            "usage_consumed_seconds": 0,
+            "usage_period": {
+                "start_time": "2026-12-01T00:00:00Z",
+                "end_time": "2026-12-29T00:00:00Z",
+            },
+            "usage_limit_reached": False,
+        },
+        "/api/v1/backends": {
+            "devices": [
+                {"name": "ibmq_vigo", "status": {"name": "online"}, "qubits": 5},
+                {"name": "ibm_broken", "status": {"name": "online"}, "qubits": 5},
+            ]
+        },
+        "/api/v1/backends/ibmq_vigo/configuration": vigo,
+        "/api/v1/backends/ibm_broken/configuration": {
+            "backend_name": "ibm_broken",
+            "n_qubits": "many",
+        },
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=documents[request.url.path])
+
+    caplog.set_level(logging.WARNING, logger="ibmq_async")
+    async with await IBMQFactory().enable_account(
+        API_KEY,
+        channel=PLATFORM,
+        instance=INSTANCE,
+        url="https://quantum.example.test/api",
+        iam_url="https://iam.example.test",
+        transport=httpx.MockTransport(answer),
+    ) as provider:
+        assert [backend.name() for backend in provider.backends] == ["ibmq_vigo"]
+    assert any("ibm_broken" in record.getMessage() for record in caplog.records)
