@@ -29,7 +29,7 @@ the backend, exactly once and paced like ``backend.run``, and returns its
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from ibmq_async.exceptions import IBMQInputValueError
 from ibmq_async.platform.options import EstimatorOptions, PrimitiveOptions, SamplerOptions
@@ -73,7 +73,7 @@ class _Primitive(Generic[OptionsT]):
         else:
             self._session = None
             self._backend = _platform_backend(mode, type(self).__name__)
-        self._options: OptionsT = self._options_class.coerce(options)  # type: ignore[assignment]
+        self._options = cast(OptionsT, self._options_class.coerce(options))
 
     def __repr__(self) -> str:
         mode = self._session if self._session is not None else self._backend.name()
@@ -82,17 +82,14 @@ class _Primitive(Generic[OptionsT]):
     @property
     def options(self) -> OptionsT:
         """The options of the next runs. Assigning a field checks it
-        (``sampler.options.default_shots = 1000``); assign a whole options object or
-        mapping to replace them.
-
-        Raises:
-            OptionsError: On assignment, options that are not valid.
-        """
+        (``sampler.options.default_shots = 1000``: a ``ValueError`` naming the field if
+        it is not valid); assigning options or a mapping replaces them all (an
+        ``OptionsError`` naming each bad option if they are not valid)."""
         return self._options
 
     @options.setter
     def options(self, options: OptionsT | Mapping[str, Any] | None) -> None:
-        self._options = self._options_class.coerce(options)  # type: ignore[assignment]
+        self._options = cast(OptionsT, self._options_class.coerce(options))
 
     @property
     def mode(self) -> Session | None:
@@ -105,8 +102,8 @@ class _Primitive(Generic[OptionsT]):
 
     def _check_circuits(self, request: PrimitiveRequest) -> None:
         circuits = [pub.circuit for pub in request.pubs]
-        simulator = bool(getattr(self._backend.configuration(), "simulator", False))
-        check_circuits(circuits, self._backend.target, what="PUB", isa=not simulator)
+        isa = not self._backend.is_simulator()  # a simulator takes any circuit of its size
+        check_circuits(circuits, self._backend.target, what="PUB", isa=isa)
         dd = getattr(self._options, "dynamical_decoupling", None)
         if dd is not None and dd.enable and any(_is_dynamic(circuit) for circuit in circuits):
             raise IBMQInputValueError(
