@@ -57,6 +57,7 @@ __all__ = [
     "IBMQJobManagerJobNotFound",
     "IBMQJobManagerTimeoutError",
     "IBMQJobManagerUnknownJobSet",
+    "IBMQJobManagerUsageLimitError",
     "IBMQJobTimeoutError",
     "IBMQManagedResultDataNotAvailable",
     "IBMQNotAuthorizedError",
@@ -350,6 +351,24 @@ class IBMQManagedResultDataNotAvailable(IBMQJobManagerError):
 
 class IBMQJobManagerUnknownJobSet(IBMQJobManagerError):
     """No job set with that id exists on the service."""
+
+
+class IBMQJobManagerUsageLimitError(IBMQJobManagerError, IBMQJobFailureError):
+    """A job set stopped submitting: its next job would exceed the instance's usage limit
+    (platform channel), or the platform refused it for that. What was submitted runs and
+    is collected; the rest can be submitted when usage is available again.
+
+    Attributes:
+        remaining_seconds: The quantum seconds the instance had left, if known.
+        usage: The instance's usage (an ``InstanceUsage``) it was judged on, if read.
+    """
+
+    def __init__(
+        self, message: str, *, remaining_seconds: float | None = None, usage: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.remaining_seconds = remaining_seconds
+        self.usage = usage
 
 
 # --- circuits -----------------------------------------------------------------------------

@@ -13,6 +13,24 @@ Every chunk is submitted with a deterministic submission key (the set id and the
 index), so a chunk is never created twice: not after a retry, not after the submitting
 process died and the set is resumed with ``run(..., job_set_id=...)`` or
 :meth:`ManagedJobSet.resume`.
+
+The same sets run on both channels. On the platform channel (a ``PlatformBackend``) the
+platform's own limits shape the set instead of a job limit:
+
+* a job has at most ``max_experiments_per_job`` circuits and at most
+  :data:`~ibmq_async.platform.pubs.MAX_EXECUTIONS` executions (circuits times shots);
+* job creation goes through the provider's pacer (``job_rate=`` of ``enable_account``):
+  with the rate known no creation is refused, and a 429 is waited out by its
+  ``Retry-After``; ``run()`` submits what one window of the rate lets through;
+* the instance's usage: the set reads it first, learns from its first job what a job
+  costs (the platform's estimate) and stops submitting before a job would go past the
+  limit, or when the platform refuses one for it
+  (:class:`~ibmq_async.exceptions.IBMQJobManagerUsageLimitError` says how much is left);
+  what was submitted still runs and is collected;
+* ``use_batch=True`` puts every job of the set in one platform ``Batch``.
+
+The platform has no job names: a job's name (``<set name>_<index>_``) rides in a hidden
+tag, beside the set's tag and its layout tag, so a set is found again by its tags alone.
 """
 
 # Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
@@ -38,6 +56,7 @@ from ibmq_async.api import SUBMISSION_TAG_PREFIX
 from ibmq_async.backend import IBMQBackend
 from ibmq_async.circuits import is_quantum_circuit
 from ibmq_async.exceptions import (
+    ApiError,
     IBMQBackendApiError,
     IBMQBackendJobLimitError,
     IBMQError,
@@ -47,15 +66,28 @@ from ibmq_async.exceptions import (
     IBMQJobManagerJobNotFound,
     IBMQJobManagerTimeoutError,
     IBMQJobManagerUnknownJobSet,
+    IBMQJobManagerUsageLimitError,
     IBMQManagedResultDataNotAvailable,
+    RateLimitedError,
+    UsageLimitError,
 )
 from ibmq_async.job import JOB_SET_TAG_PREFIX, IBMQJob
 from ibmq_async.models import ApiJobStatus, JobStatus, Result
+from ibmq_async.platform.backend import PlatformBackend
+from ibmq_async.platform.job import PlatformJob
+from ibmq_async.platform.pubs import MAX_EXECUTIONS
+from ibmq_async.platform.sessions import SESSION_CLOSED_CODE, Batch
+from ibmq_async.platform.states import job_error_message, job_status
+from ibmq_async.platform.target import check_circuits
 
 if TYPE_CHECKING:
+    from ibmq_async.models.platform import InstanceUsage
+    from ibmq_async.platform.provider import PlatformProvider
     from ibmq_async.provider import AccountProvider
 
 __all__ = [
+    "AnyBackend",
+    "AnyJob",
     "IBMQJobManager",
     "ManagedJob",
     "ManagedJobSet",
@@ -73,6 +105,14 @@ _NAME_PATTERN = re.compile(r"^(.*)_([0-9]+)_$")
 _DEFAULT_MAX_CONCURRENT = 32
 _LIMIT_RETRY_FIRST = 1.0
 _LIMIT_RETRY_CAP = 30.0
+_RATE_LIMIT_WAIT = 60.0
+"""Seconds a set waits after a 429 that gave no ``Retry-After`` (IBM's window is a minute)."""
+
+AnyBackend = IBMQBackend | PlatformBackend
+"""A backend of either channel: the classic ``IBMQBackend`` or a ``PlatformBackend``."""
+
+AnyJob = IBMQJob | PlatformJob
+"""A job of either channel."""
 
 ProgressCallback = Callable[[Mapping[str, int]], Awaitable[None] | None]
 """``callback(counts)``: counts of the set's jobs per state (``"PENDING"`` = not submitted,
@@ -94,7 +134,7 @@ class ManagedJob:
     index: int
     start: int
     end: int
-    job: IBMQJob | None = None
+    job: AnyJob | None = None
     submit_error: IBMQError | None = None
     result: Result | None = None
     status: JobStatus | None = None
@@ -110,7 +150,7 @@ class ManagedJob:
     def set_state(
         self,
         *,
-        job: IBMQJob | None = _UNCHANGED,
+        job: AnyJob | None = _UNCHANGED,
         status: JobStatus | None = _UNCHANGED,
         submit_error: IBMQError | None = _UNCHANGED,
     ) -> bool:
@@ -157,6 +197,137 @@ def _new_job_set_id() -> str:
 
 def _chunk_bounds(total: int, per_job: int) -> list[tuple[int, int]]:
     return [(start, min(start + per_job, total)) for start in range(0, total, per_job)]
+
+
+# --- what differs between the channels' jobs ---------------------------------------------
+
+
+def _known_status(job: AnyJob) -> JobStatus:
+    """The job's status as last received (no request)."""
+    if isinstance(job, PlatformJob):
+        return job_status(job.record.state)
+    return job.api_status.job_status
+
+
+def _known_final(job: AnyJob) -> bool:
+    """Whether the job was final when last received."""
+    if isinstance(job, PlatformJob):
+        return _known_status(job).is_final
+    return job.api_status.is_final
+
+
+def _never_started(job: AnyJob) -> bool:
+    """A classic job created but never uploaded (its submitting process died in between);
+    a platform job is queued as it is made."""
+    return isinstance(job, IBMQJob) and job.api_status is ApiJobStatus.CREATING
+
+
+def _failure_detail(job: AnyJob) -> str | None:
+    """Why a job that ended in error or was cancelled did, as the service said."""
+    if isinstance(job, PlatformJob):
+        return job_error_message(job.record.state)
+    return job.record.error.render() if job.record.error else None
+
+
+class _UsageBudget:
+    """What an instance's usage leaves a platform job set.
+
+    The seconds left when the set read the usage, less the platform's estimate of each
+    job the set made since and of each submission in flight. What a job costs is learnt
+    from the set's first job (its ``estimated_running_time_seconds``, per experiment):
+    until it is known, one submission goes at a time.
+
+    Args:
+        usage: The instance's usage as read.
+    """
+
+    def __init__(self, usage: InstanceUsage) -> None:
+        limits = [
+            float(value)
+            for value in (usage.usage_limit_seconds, usage.usage_allocation_seconds)
+            if value is not None
+        ]
+        self.usage = usage
+        self.limit = min(limits) if limits else None
+        consumed = float(usage.usage_consumed_seconds)
+        if self.limit is not None:
+            self.left_at_start: float | None = max(self.limit - consumed, 0.0)
+        else:
+            self.left_at_start = None
+        if usage.usage_limit_reached:
+            self.left_at_start = 0.0
+        self.spent: dict[int, float] = {}
+        self.reserved: dict[int, float] = {}
+        self.per_experiment: float | None = None
+        self.blind = False
+        self._probing = False
+        self._probed = anyio.Event()
+
+    @property
+    def limited(self) -> bool:
+        """Whether the instance has a limit the set must keep under."""
+        return self.left_at_start is not None
+
+    def left(self) -> float:
+        """The seconds left for more jobs (0 at least)."""
+        assert self.left_at_start is not None
+        used = sum(self.spent.values()) + sum(self.reserved.values())
+        return max(self.left_at_start - used, 0.0)
+
+    def need(self, size: int) -> float | None:
+        """The seconds a job of ``size`` experiments is expected to cost, if known."""
+        return None if self.per_experiment is None else self.per_experiment * size
+
+    def learn(self, index: int, size: int, estimate: float | None, *, spent: bool = True) -> None:
+        """Learn what a job costs from the platform's estimate of the job of chunk
+        ``index``, and count it as spent (``spent``: it is not in the usage read yet)."""
+        if estimate is None:
+            self.blind = self.per_experiment is None
+            return
+        if spent:
+            self.spent[index] = float(estimate)
+        self.per_experiment = max(self.per_experiment or 0.0, float(estimate) / max(size, 1))
+
+    async def reserve(self, index: int, size: int) -> tuple[float, float | None] | None:
+        """Hold the share of chunk ``index``; ``None`` if it fits, else ``(left, need)``.
+
+        While no job has told what a job costs, one submission at a time goes first.
+        """
+        if not self.limited:
+            return None
+        while self.per_experiment is None and not self.blind and self._probing:
+            await self._probed.wait()
+        left = self.left()
+        need = self.need(size)
+        if left <= 0.0 or (need is not None and need > left * (1 + 1e-9)):
+            return left, need
+        if self.per_experiment is None and not self.blind:
+            self._probing = True
+        self.reserved[index] = need or 0.0
+        return None
+
+    def release(self, index: int) -> None:
+        """The submission of chunk ``index`` ended (its job, if made, was :meth:`learn`t)."""
+        self.reserved.pop(index, None)
+        if self._probing:
+            self._probing = False
+            probed, self._probed = self._probed, anyio.Event()
+            probed.set()
+
+
+def _refused_as_closed(error: BaseException) -> bool:
+    """Whether the platform refused a job because its session or batch is closed."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ApiError) and str(cause.error_code) == str(SESSION_CLOSED_CODE):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _usage_left_words(left: float, limit: float | None) -> str:
+    of = f" of its {limit:g} s" if limit is not None else ""
+    return f"{left:.3g} s{of} left"
 
 
 class ManagedResults:
@@ -255,7 +426,7 @@ class ManagedJobSet:
     def __init__(
         self,
         *,
-        backend: IBMQBackend,
+        backend: AnyBackend,
         job_set_id: str,
         name: str,
         tags: Sequence[str],
@@ -267,6 +438,7 @@ class ManagedJobSet:
         run_config: Mapping[str, Any] | None = None,
         progress: bool = False,
         on_progress: ProgressCallback | None = None,
+        use_batch: bool = False,
     ) -> None:
         self._backend = backend
         self._id = job_set_id
@@ -293,6 +465,13 @@ class ManagedJobSet:
         self._progress_bar: Any = None
         self._want_progress_bar = progress
         self._reported: set[int] = set()
+        self._budget: _UsageBudget | None = None
+        self._budget_lock = anyio.Lock()
+        self._budget_unreadable = False
+        self._usage_stop: IBMQJobManagerUsageLimitError | None = None
+        self._use_batch = use_batch
+        self._batch: Batch | None = None
+        self._batch_lock = anyio.Lock()
 
     # --- identity -----------------------------------------------------------------------
 
@@ -308,9 +487,28 @@ class ManagedJobSet:
         """The user tags of the set's jobs."""
         return list(self._tags)
 
-    def backend(self) -> IBMQBackend:
+    def backend(self) -> AnyBackend:
         """The backend the set runs on."""
         return self._backend
+
+    @property
+    def on_platform(self) -> bool:
+        """Whether the set runs on the platform channel (a ``PlatformBackend``)."""
+        return isinstance(self._backend, PlatformBackend)
+
+    @property
+    def uses_batch(self) -> bool:
+        """Whether the set's jobs join a platform ``Batch`` (``use_batch=True``)."""
+        return self._use_batch
+
+    @property
+    def batch_id(self) -> str | None:
+        """The platform batch the set's jobs join (``use_batch=True``), once it is open."""
+        return None if self._batch is None else self._batch.session_id
+
+    def usage_stop(self) -> IBMQJobManagerUsageLimitError | None:
+        """Why the set stopped submitting for the instance's usage, if it did."""
+        return self._usage_stop
 
     @property
     def set_tag(self) -> str:
@@ -341,11 +539,11 @@ class ManagedJobSet:
         """The chunks of the set, in order."""
         return list(self._chunks)
 
-    def jobs(self) -> list[IBMQJob | None]:
+    def jobs(self) -> list[AnyJob | None]:
         """The job of each chunk, in order (``None`` where none was submitted yet)."""
         return [chunk.job for chunk in self._chunks]
 
-    def job(self, experiment: int | str) -> tuple[IBMQJob | None, int]:
+    def job(self, experiment: int | str) -> tuple[AnyJob | None, int]:
         """The job that runs an experiment, and the experiment's index in that job.
 
         Args:
@@ -470,20 +668,32 @@ class ManagedJobSet:
             self._slot_freed.set()
             self._slot_freed = anyio.Event()
 
+    def _fail_submission(self, chunk: ManagedJob, error: IBMQError) -> None:
+        chunk.set_state(submit_error=error)
+        self._release_slot(chunk)
+        chunk.finished.set()
+
     async def _submit(self, chunk: ManagedJob) -> None:
-        """Submit a chunk that holds a slot; wait out job-limit errors without busy looping."""
+        """Submit a chunk that holds a slot; wait out job-limit errors without busy looping,
+        and on the platform 429s by their ``Retry-After``; stop for the instance's usage."""
         delay = _LIMIT_RETRY_FIRST
         while True:
             try:
-                job = await self._backend.run(
-                    self._chunk_experiments(chunk),
-                    job_name=f"{self._name}_{chunk.index}_",
-                    job_tags=[*self._tags, self.set_tag, self.layout_tag],
-                    submission_key=self._submission_key(chunk),
-                    check_existing=chunk.may_exist,
-                    **self._run_config,
-                )
-                chunk.set_state(job=job, status=job.api_status.job_status)
+                if isinstance(self._backend, PlatformBackend):
+                    made = await self._submit_to_platform(self._backend, chunk)
+                    if made is None:  # the set stopped for the usage
+                        break
+                    job: AnyJob = made
+                else:
+                    job = await self._backend.run(
+                        self._chunk_experiments(chunk),
+                        job_name=f"{self._name}_{chunk.index}_",
+                        job_tags=[*self._tags, self.set_tag, self.layout_tag],
+                        submission_key=self._submission_key(chunk),
+                        check_existing=chunk.may_exist,
+                        **self._run_config,
+                    )
+                chunk.set_state(job=job, status=_known_status(job))
                 break
             except IBMQBackendJobLimitError:
                 logger.info(
@@ -497,10 +707,20 @@ class ManagedJobSet:
                 with anyio.move_on_after(delay):
                     await freed.wait()
                 delay = min(delay * 2, _LIMIT_RETRY_CAP)
+            except RateLimitedError as error:
+                wait = error.retry_after if error.retry_after is not None else _RATE_LIMIT_WAIT
+                logger.info(
+                    "Job set %s: job creation is rate limited; job %d waits %.1f s (Retry-After)",
+                    self._id,
+                    chunk.index,
+                    wait,
+                )
+                await anyio.sleep(wait)
+            except UsageLimitError as error:
+                self._fail_submission(chunk, self._stop_for_usage(self._refused_for_usage(error)))
+                break
             except IBMQError as error:
-                chunk.set_state(submit_error=error)
-                self._release_slot(chunk)
-                chunk.finished.set()
+                self._fail_submission(chunk, error)
                 logger.warning(
                     "Job set %s: job %d was not submitted: %s", self._id, chunk.index, error
                 )
@@ -509,6 +729,162 @@ class ManagedJobSet:
                 chunk.may_exist = True  # interrupted: the job may have been made all the same
                 raise
         await self._report_progress()
+        await self._close_batch_once_all_submitted()
+
+    async def _submit_to_platform(
+        self, backend: PlatformBackend, chunk: ManagedJob
+    ) -> PlatformJob | None:
+        """Submit a chunk on the platform within the instance's usage; ``None`` (the chunk
+        failed) if the set stopped for it."""
+        budget = await self._usage_budget(backend)
+        if budget is not None and self._usage_stop is None:
+            refused = await budget.reserve(chunk.index, chunk.size)
+            if refused is not None:
+                self._stop_for_usage(self._would_exceed(budget, *refused))
+        if self._usage_stop is not None:
+            self._fail_submission(chunk, self._usage_stop)
+            return None
+        try:
+            for reopened in (False, True):
+                batch = await self._open_batch(backend)
+                try:
+                    job = await backend.run(
+                        self._chunk_experiments(chunk),
+                        job_name=f"{self._name}_{chunk.index}_",
+                        job_tags=[*self._tags, self.set_tag, self.layout_tag],
+                        submission_key=self._submission_key(chunk),
+                        check_existing=chunk.may_exist,
+                        session_id=None if batch is None else batch.session_id,
+                        **self._run_config,
+                    )
+                    break
+                except IBMQBackendApiError as error:
+                    if batch is None or reopened or not _refused_as_closed(error):
+                        raise
+                    # The platform closed the batch (its time ran out): the rest go in a new one.
+                    logger.info(
+                        "Job set %s: batch %s takes no more jobs; opening another",
+                        self._id,
+                        batch.session_id,
+                    )
+                    await batch.close()
+            if budget is not None:
+                budget.learn(chunk.index, chunk.size, job.record.estimated_running_time_seconds)
+            return job
+        finally:
+            if budget is not None:
+                budget.release(chunk.index)
+
+    # --- the batch (platform) ---------------------------------------------------------------
+
+    async def _open_batch(self, backend: PlatformBackend) -> Batch | None:
+        """The set's open batch (``use_batch``), opened when first needed."""
+        if not self._use_batch:
+            return None
+        async with self._batch_lock:
+            if self._batch is None or self._batch.closed:
+                batch = Batch(backend)
+                await batch.open()
+                logger.info("Job set %s: its jobs join batch %s", self._id, batch.session_id)
+                self._batch = batch
+            return self._batch
+
+    async def _close_batch_once_all_submitted(self) -> None:
+        """Close the batch (it takes no more jobs; those in it run) once no chunk is left
+        to submit."""
+        batch = self._batch
+        if batch is None or batch.closed:
+            return
+        if any(chunk.job is None and chunk.submit_error is None for chunk in self._chunks):
+            return
+        try:
+            await batch.close()
+        except ApiError as error:
+            logger.warning(
+                "Job set %s: batch %s was not closed: %s", self._id, batch.session_id, error
+            )
+
+    # --- the instance's usage (platform) ---------------------------------------------------
+
+    async def _usage_budget(self, backend: PlatformBackend) -> _UsageBudget | None:
+        """The set's usage budget, read from the instance when first needed (``None`` if
+        it could not be read: the platform's refusal then stops the set)."""
+        if self._budget is None and not self._budget_unreadable:
+            async with self._budget_lock:
+                if self._budget is None and not self._budget_unreadable:
+                    try:
+                        usage = await backend.provider().usage()
+                    except IBMQError as error:
+                        logger.warning(
+                            "Job set %s: the instance's usage could not be read (%s); the set "
+                            "stops only if the platform refuses a job for it",
+                            self._id,
+                            error,
+                        )
+                        self._budget_unreadable = True
+                        return None
+                    self._budget = self._new_budget(usage)
+        return self._budget
+
+    def _new_budget(self, usage: InstanceUsage) -> _UsageBudget:
+        """A budget of ``usage``, which does not count yet the set's unfinished jobs."""
+        budget = _UsageBudget(usage)
+        for chunk in self._chunks:
+            job = chunk.job
+            if isinstance(job, PlatformJob):
+                estimate = job.record.estimated_running_time_seconds
+                budget.learn(chunk.index, chunk.size, estimate, spent=not _known_final(job))
+        return budget
+
+    def _would_exceed(
+        self, budget: _UsageBudget, left: float, need: float | None
+    ) -> IBMQJobManagerUsageLimitError:
+        words = _usage_left_words(left, budget.limit)
+        if need is None or left <= 0.0:
+            reason = f"the instance's usage is used up ({words})"
+        else:
+            reason = (
+                f"the next job would exceed the instance's usage limit: it needs about "
+                f"{need:.3g} s, and {words}"
+            )
+        return IBMQJobManagerUsageLimitError(reason, remaining_seconds=left, usage=budget.usage)
+
+    def _refused_for_usage(self, error: UsageLimitError) -> IBMQJobManagerUsageLimitError:
+        usage = error.usage
+        if usage is None:
+            return IBMQJobManagerUsageLimitError(
+                f"the platform refused new jobs: the instance has used its usage limit ({error})"
+            )
+        budget = _UsageBudget(usage)
+        left = budget.left_at_start
+        words = (
+            _usage_left_words(left, budget.limit)
+            if left is not None
+            else "the instance reports no limit"
+        )
+        return IBMQJobManagerUsageLimitError(
+            f"the platform refused new jobs: the instance has used its usage limit "
+            f"({float(usage.usage_consumed_seconds):.3g} s used, {words})",
+            remaining_seconds=left,
+            usage=usage,
+        )
+
+    def _stop_for_usage(
+        self, error: IBMQJobManagerUsageLimitError
+    ) -> IBMQJobManagerUsageLimitError:
+        """Stop submitting: every chunk not submitted yet (nor being submitted) fails with
+        the first reason; returns it."""
+        if self._usage_stop is None:
+            self._usage_stop = error
+            logger.warning("Job set %s stops submitting: %s", self._id, error)
+        stop = self._usage_stop
+        for chunk in self._chunks:
+            if chunk.job is None and chunk.submit_error is None and not chunk.holds_slot:
+                chunk.set_state(submit_error=stop)
+                chunk.finished.set()
+        return stop
+
+    # --- following jobs ---------------------------------------------------------------------
 
     async def _follow(self, chunk: ManagedJob, *, timeout: float | None) -> None:
         """Submit the chunk if needed, wait for its job to end and fetch its result."""
@@ -516,16 +892,19 @@ class ManagedJobSet:
             return
         if chunk.job is None and chunk.submit_error is None:
             await self._acquire_slot(chunk, wait=True)
+            if chunk.is_final:  # the set stopped submitting while the chunk waited
+                self._release_slot(chunk)
+                return
             await self._submit(chunk)
         job = chunk.job
         if job is None:
             return
         # A job found again after a restart may hold a slot without us knowing: count it.
-        if not chunk.holds_slot and not job.api_status.is_final:
+        if not chunk.holds_slot and not _known_final(job):
             await self._acquire_slot(chunk, wait=True)
 
         async def on_status(*_: Any) -> None:
-            if chunk.set_state(status=job.api_status.job_status):
+            if chunk.set_state(status=_known_status(job)):
                 await self._report_progress()
 
         try:
@@ -533,7 +912,7 @@ class ManagedJobSet:
                 status=await job.wait_for_final_state(timeout=timeout, callback=on_status)
             )
         finally:
-            if job.api_status.is_final:
+            if _known_final(job):
                 self._release_slot(chunk)
         if chunk.status in (JobStatus.DONE, JobStatus.ERROR):
             try:
@@ -542,6 +921,14 @@ class ManagedJobSet:
                 chunk.result = None
         chunk.finished.set()
         await self._report_progress()
+
+    def _first_wave(self) -> int | None:
+        """How many chunks ``run()`` submits at most before it returns: on the platform,
+        what one window of the pacer's rate lets through (``None``: as slots allow)."""
+        if isinstance(self._backend, PlatformBackend):
+            rate = self._backend.provider().api.pacer.rate
+            return rate[0] if rate is not None else None
+        return None
 
     async def _drive(
         self,
@@ -553,6 +940,7 @@ class ManagedJobSet:
         """Move the set forward while the caller awaits; see the module docstring."""
         async with self._drive_lock:
             self._open_progress_bar()
+            wave = self._first_wave() if only_submit_now else None
             try:
                 with anyio.fail_after(timeout) if timeout is not None else contextlib.nullcontext():
                     async with anyio.create_task_group() as group:
@@ -561,8 +949,11 @@ class ManagedJobSet:
                                 continue
                             if only_submit_now:
                                 if chunk.job is None and chunk.submit_error is None:
+                                    if wave is not None and wave <= 0:
+                                        break
                                     if not await self._acquire_slot(chunk, wait=False):
                                         break
+                                    wave = None if wave is None else wave - 1
                                     group.start_soon(self._submit, chunk)
                                 continue
                             group.start_soon(
@@ -612,21 +1003,39 @@ class ManagedJobSet:
         Raises:
             IBMQJobManagerTimeoutError: Not finished within ``timeout``.
             IBMQJobManagerJobNotFound: (never for a complete set).
+            IBMQJobManagerUsageLimitError: The set stopped submitting for the instance's
+                usage (platform) and ``partial`` is false; the message says how much usage
+                is left and which jobs were not submitted.
             IBMQJobFailureError: Some job failed and ``partial`` is false; the message lists
                 which.
         """
         await self.wait(timeout=timeout)
         managed = ManagedResults(self)
         if not partial and not managed.success:
+            if self._usage_stop is not None:
+                raise self._usage_stop_error(self._usage_stop)
             raise IBMQJobFailureError(
                 f"Job set {self._id} did not fully succeed:\n{self.error_messages()}\n"
                 "Use results(partial=True) to get what succeeded, or retry_failed()."
             )
         return managed
 
+    def _usage_stop_error(
+        self, stop: IBMQJobManagerUsageLimitError
+    ) -> IBMQJobManagerUsageLimitError:
+        submitted = sum(chunk.job is not None for chunk in self._chunks)
+        return IBMQJobManagerUsageLimitError(
+            f"Job set {self._id} stopped submitting after {submitted} of {len(self._chunks)} "
+            f"jobs: {stop}. The submitted jobs ran and their results are collected "
+            "(results(partial=True)); submit the others once usage is available again with "
+            f"retry_failed() or run(..., job_set_id={self._id!r}).\n{self.error_messages()}",
+            remaining_seconds=stop.remaining_seconds,
+            usage=stop.usage,
+        )
+
     async def as_completed(
         self, timeout: float | None = None
-    ) -> AsyncIterator[tuple[IBMQJob | None, Result | None]]:
+    ) -> AsyncIterator[tuple[AnyJob | None, Result | None]]:
         """Yield ``(job, result)`` for each job as it ends (result ``None`` if it failed).
 
         Submits pending chunks as slots free up. Each step drives the set inside its own
@@ -705,8 +1114,8 @@ class ManagedJobSet:
             elif failed:
                 lines.append(f"{prefix}: job {chunk.state}: " + "; ".join(failed))
             elif chunk.status in (JobStatus.ERROR, JobStatus.CANCELLED):
-                error = chunk.job.record.error if chunk.job else None
-                detail = f": {error.render()}" if error else ""
+                reason = _failure_detail(chunk.job) if chunk.job else None
+                detail = f": {reason}" if reason else ""
                 lines.append(f"{prefix}: job {chunk.status.name}{detail}")
             elif chunk.is_final and (chunk.result is None or not chunk.result.success):
                 lines.append(f"{prefix}: job {chunk.state} has no usable result")
@@ -739,26 +1148,34 @@ class ManagedJobSet:
                 elif not chunk.is_final:
                     group.start_soon(cancel_one, chunk)
         await self._report_progress()
+        await self._close_batch_once_all_submitted()
 
     async def retry_failed(self, timeout: float | None = None) -> None:
         """Submit again every chunk whose job failed, was cancelled or was never submitted.
 
         The new jobs get a new submission key (so they are new jobs) and the same name and
-        tags. Waits for them to finish.
+        tags. On the platform, a chunk that has no job keeps its key: a submission that
+        failed may have made its job all the same, and the key finds it rather than make a
+        second; the instance's usage is read again first. Waits for them to finish.
 
         Raises:
             IBMQJobManagerInvalidStateError: The set has no experiments to submit (it was
                 retrieved without them; call :meth:`resume` first).
             IBMQJobManagerTimeoutError: Not finished within ``timeout``.
         """
+        if self.on_platform:
+            self._usage_stop = None
+            self._budget = None
+            self._budget_unreadable = False
         for chunk in self._chunks:
             if chunk.submit_error is not None or chunk.status in (
                 JobStatus.ERROR,
                 JobStatus.CANCELLED,
             ):
                 self._chunk_experiments(chunk)
-                chunk.attempt += 1
-                chunk.submission_key = None
+                if chunk.job is not None or not self.on_platform:
+                    chunk.attempt += 1
+                    chunk.submission_key = None
                 chunk.may_exist = True
                 chunk.set_state(job=None, submit_error=None, status=None)
                 chunk.result = None
@@ -771,16 +1188,21 @@ class ManagedJobSet:
     async def retrieve(
         cls,
         job_set_id: str,
-        provider: AccountProvider,
+        provider: AccountProvider | PlatformProvider,
         *,
         max_concurrent_jobs: int | None = None,
+        use_batch: bool = False,
     ) -> ManagedJobSet:
         """Rebuild a job set from the service by its id.
 
+        On the platform, a set whose jobs joined a batch (or ``use_batch``) puts the jobs it
+        still submits in that batch while it takes jobs, else in a new one.
+
         Args:
             job_set_id: The id :meth:`job_set_id` gave.
-            provider: A provider of the account that submitted the set.
+            provider: A provider of the account that submitted the set (either channel).
             max_concurrent_jobs: The most jobs of the set to keep active at once.
+            use_batch: Put the jobs still to submit in a platform batch.
 
         Raises:
             IBMQJobManagerUnknownJobSet: No job carries the set's tag.
@@ -788,7 +1210,9 @@ class ManagedJobSet:
         """
         tag = f"{JOB_SET_TAG_PREFIX}{job_set_id}_"
         try:
-            jobs = await provider.jobs(limit=None, job_tags=[tag], descending=False)
+            jobs: Sequence[AnyJob] = await provider.jobs(
+                limit=None, job_tags=[tag], descending=False
+            )
         except IBMQBackendApiError as error:
             raise IBMQJobManagerInvalidStateError(
                 f"Unable to list the jobs of set {job_set_id}: {error}"
@@ -799,7 +1223,7 @@ class ManagedJobSet:
         layout = next(
             (t for job in jobs for t in job.tags() if t.startswith(LAYOUT_TAG_PREFIX)), None
         )
-        parsed: dict[int, IBMQJob] = {}
+        parsed: dict[int, AnyJob] = {}
         attempts: dict[int, int] = {}
         set_name = ""
         for job in jobs:
@@ -839,7 +1263,8 @@ class ManagedJobSet:
             tags=user_tags,
             experiment_count=total,
             per_job=per_job,
-            max_concurrent_jobs=max_concurrent_jobs or await _default_concurrency(backend),
+            max_concurrent_jobs=max_concurrent_jobs
+            or await _default_concurrency(backend, None, len(_chunk_bounds(total, per_job))),
         )
         for chunk in job_set._chunks:
             # A submission of a resumed set may have reached the service unseen.
@@ -852,13 +1277,39 @@ class ManagedJobSet:
                     f"{len(job_set._chunks)} jobs of the set"
                 )
             chunk = job_set._chunks[index]
-            if job.api_status is ApiJobStatus.CREATING:
+            if _never_started(job):
                 # Created but never uploaded: the submitting process died in between.
                 # Submitting again with the same key finishes that very job.
                 chunk.submission_key = _submission_key_of(job)
                 continue
-            chunk.set_state(job=job, status=job.api_status.job_status)
+            chunk.set_state(job=job, status=_known_status(job))
+        await job_set._find_batch(use_batch)
         return job_set
+
+    async def _find_batch(self, use_batch: bool) -> None:
+        """Take up the batch of a retrieved platform set's newest job, if it has one."""
+        backend = self._backend
+        if not isinstance(backend, PlatformBackend):
+            if use_batch:
+                raise IBMQJobManagerInvalidStateError(
+                    "use_batch=True needs a backend of the platform channel"
+                )
+            return
+        batched = [job for job in self.jobs() if isinstance(job, PlatformJob) and job.session_id]
+        self._use_batch = use_batch or bool(batched)
+        if not batched:
+            return
+        session_id = max(batched, key=lambda job: job.creation_date()).session_id
+        assert session_id is not None
+        try:
+            batch = await Batch.from_id(session_id, backend)
+        except IBMQError as error:  # not a batch, gone, or unreachable: a new one then
+            logger.info(
+                "Job set %s: its batch %s is not taken up (%s)", self._id, session_id, error
+            )
+            return
+        if not batch.closed:
+            self._batch = batch
 
     async def resume(self, experiments: Sequence[Any], **run_config: Any) -> None:
         """Give a retrieved set its experiments again, so missing chunks can be submitted.
@@ -879,14 +1330,14 @@ class ManagedJobSet:
         self._run_config.update(run_config)
 
 
-def _prefer(candidate: IBMQJob, current: IBMQJob) -> bool:
+def _prefer(candidate: AnyJob, current: AnyJob) -> bool:
     """Of two jobs for one chunk (a retry), prefer the one that succeeded, then the newest."""
 
-    def rank(job: IBMQJob) -> int:
-        if job.api_status is ApiJobStatus.CREATING:
+    def rank(job: AnyJob) -> int:
+        if _never_started(job):
             return 0
         return {JobStatus.DONE: 3, JobStatus.RUNNING: 2, JobStatus.QUEUED: 2}.get(
-            job.api_status.job_status, 1
+            _known_status(job), 1
         )
 
     a, b = rank(candidate), rank(current)
@@ -895,13 +1346,13 @@ def _prefer(candidate: IBMQJob, current: IBMQJob) -> bool:
     return candidate.creation_date() > current.creation_date()
 
 
-def _attempt_of(job: IBMQJob) -> int:
+def _attempt_of(job: AnyJob) -> int:
     """Which retry of its chunk a job is (0 for the first submission), from its key."""
     match = _RETRY_SUFFIX.search(_submission_key_of(job) or "")
     return int(match.group(1)) if match else 0
 
 
-def _submission_key_of(job: IBMQJob) -> str | None:
+def _submission_key_of(job: AnyJob) -> str | None:
     """The submission key a job was created with, from its submission tag."""
     for tag in job.record.tags:  # job.tags() hides the submission tag
         if tag.startswith(SUBMISSION_TAG_PREFIX):
@@ -920,7 +1371,22 @@ def _experiment_name(experiment: Any) -> str | None:
     return None
 
 
-async def _default_concurrency(backend: IBMQBackend, requested: int | None = None) -> int:
+def _most_circuits_per_platform_job(backend: PlatformBackend, run_config: Mapping[str, Any]) -> int:
+    """The most circuits one platform job may run: each runs ``shots`` executions (the
+    circuits are bound: ``run`` refuses parameters), and a job runs at most
+    :data:`MAX_EXECUTIONS`."""
+    shots = run_config.get("shots") or backend.options.get("shots")
+    if not isinstance(shots, int) or isinstance(shots, bool) or shots < 1:
+        return MAX_EXECUTIONS  # run() refuses such shots with a clear error
+    return max(1, MAX_EXECUTIONS // shots)
+
+
+async def _default_concurrency(backend: AnyBackend, requested: int | None, chunks: int) -> int:
+    """The most jobs of a set active at once: the classic backend's job limit (32 if it has
+    none); on the platform, which limits no number of pending jobs, every chunk (creations
+    are paced by the provider's pacer and the instance's usage instead)."""
+    if isinstance(backend, PlatformBackend):
+        return max(1, chunks if requested is None else requested)
     limit = await backend.job_limit()
     cap = limit.maximum_jobs if limit.maximum_jobs is not None else _DEFAULT_MAX_CONCURRENT
     if requested is not None:
@@ -953,7 +1419,7 @@ class IBMQJobManager:
     async def run(
         self,
         experiments: Any,
-        backend: IBMQBackend,
+        backend: AnyBackend,
         name: str | None = None,
         max_experiments_per_job: int | None = None,
         job_tags: Sequence[str] | None = None,
@@ -962,35 +1428,49 @@ class IBMQJobManager:
         job_set_id: str | None = None,
         progress: bool = False,
         on_progress: ProgressCallback | None = None,
+        use_batch: bool = False,
         **run_config: Any,
     ) -> ManagedJobSet:
         """Split the experiments into jobs and submit as many as the job limit allows now.
 
-        The chunk size is ``min(max_experiments_per_job, backend max_experiments)``. Jobs
-        are named ``<name>_<index>_`` and tagged ``ibmq_jobset_<id>_`` as the original
-        job manager did. The set's active jobs never exceed the backend's job limit (or
-        ``max_concurrent_jobs``); remaining chunks are submitted while you await
-        ``results()``, ``wait()`` or ``as_completed()``.
+        The chunk size is ``min(max_experiments_per_job, backend max_experiments)``, and on
+        the platform channel also at most ``MAX_EXECUTIONS // shots`` (a platform job runs
+        at most 10 million executions). Jobs are named ``<name>_<index>_`` and tagged
+        ``ibmq_jobset_<id>_`` as the original job manager did (on the platform the name
+        rides in a hidden tag). The set's active jobs never exceed the backend's job limit
+        (or ``max_concurrent_jobs``); remaining chunks are submitted while you await
+        ``results()``, ``wait()`` or ``as_completed()``. On the platform, ``run()`` submits
+        what one window of the provider's job rate lets through, and the set keeps within
+        the instance's usage (see the module docstring).
 
         Args:
             experiments: The QuantumCircuits to run.
-            backend: The backend to run them on.
+            backend: The backend to run them on (``IBMQBackend`` or ``PlatformBackend``).
             name: Name of the set (default: the UTC time).
             max_experiments_per_job: The most experiments in one job.
             job_tags: Tags for every job of the set.
             max_concurrent_jobs: The most jobs of the set active at once (default: the
-                backend's job limit, or 32 if it has none).
+                backend's job limit, or 32 if it has none; on the platform, which limits
+                no number of pending jobs, every job of the set).
             job_set_id: Resume this set: only chunks that have no job yet are submitted.
             progress: Show a progress bar (tqdm; terminal and notebook).
             on_progress: Called with the count of jobs in each state on every change.
-            **run_config: Options for :meth:`IBMQBackend.run` (``shots``, ``memory``, ...).
+            use_batch: Platform channel: put every job of the set in one ``Batch`` (as IBM
+                recommends for many independent jobs), closed once every job is in it. A
+                resumed set keeps to its batch while the batch takes jobs.
+            **run_config: Options for the backend's ``run`` (``shots``, ``memory``, ...).
 
         Returns:
             The job set.
 
         Raises:
             IBMQJobManagerInvalidStateError: Invalid input (no experiments, bad tags, a
-                resumed set whose layout does not match).
+                resumed set whose layout does not match, ``use_batch`` on the classic
+                channel).
+            NotISACircuitError: Platform channel: a circuit the backend cannot run as it is
+                (not an ISA circuit of a device, more qubits than the backend, an unbound
+                parameter); the message names it by its index in ``experiments``. Raised
+                before any request.
             IBMQBackendApiError: The job limit could not be read.
         """
         items = list(experiments) if isinstance(experiments, (list, tuple)) else [experiments]
@@ -1011,12 +1491,26 @@ class IBMQJobManager:
             raise IBMQJobManagerInvalidStateError("max_experiments_per_job must be at least 1")
         if max_concurrent_jobs is not None and max_concurrent_jobs < 1:
             raise IBMQJobManagerInvalidStateError("max_concurrent_jobs must be at least 1")
+        if use_batch and not isinstance(backend, PlatformBackend):
+            raise IBMQJobManagerInvalidStateError(
+                "use_batch=True needs a backend of the platform channel (a batch is a "
+                "platform session); the classic channel has none"
+            )
         backend_max = getattr(backend.configuration(), "max_experiments", None)
         candidates = [n for n in (max_experiments_per_job, backend_max) if n]
+        if isinstance(backend, PlatformBackend):
+            # Each job would refuse its own; refused here, the set is not made at all.
+            check_circuits(
+                items, backend.target, isa=not backend.is_simulator(), require_bound=True
+            )
+            candidates.append(_most_circuits_per_platform_job(backend, run_config))
         per_job = min(candidates) if candidates else len(items)
         if job_set_id is not None:
             job_set = await ManagedJobSet.retrieve(
-                job_set_id, backend.provider(), max_concurrent_jobs=max_concurrent_jobs
+                job_set_id,
+                backend.provider(),
+                max_concurrent_jobs=max_concurrent_jobs,
+                use_batch=use_batch,
             )
             if job_set.experiments_per_job != per_job or job_set.experiment_count != len(items):
                 raise IBMQJobManagerInvalidStateError(
@@ -1035,12 +1529,15 @@ class IBMQJobManager:
                 tags=list(job_tags or ()),
                 experiment_count=len(items),
                 per_job=per_job,
-                max_concurrent_jobs=await _default_concurrency(backend, max_concurrent_jobs),
+                max_concurrent_jobs=await _default_concurrency(
+                    backend, max_concurrent_jobs, len(_chunk_bounds(len(items), per_job))
+                ),
                 experiments=items,
                 experiment_names=[_experiment_name(item) for item in items],
                 run_config=run_config,
                 progress=progress,
                 on_progress=on_progress,
+                use_batch=use_batch,
             )
             self._job_sets.append(job_set)
         await job_set.submit_available()

@@ -217,6 +217,8 @@ class PlatformBackend:
         init_qubits: bool | None = None,
         options: SamplerOptions | Mapping[str, Any] | None = None,
         submission_key: str | None = None,
+        session_id: str | None = None,
+        check_existing: bool | None = None,
         timeout: float | None = None,
         **run_config: Any,
     ) -> PlatformJob:
@@ -247,6 +249,9 @@ class PlatformBackend:
                 shape: twirling, dynamical decoupling, ``max_execution_time``...).
             submission_key: A key that makes this submission idempotent, across processes
                 too: a repeat with the same key returns the same job.
+            session_id: The session or batch the job joins (its id).
+            check_existing: Look for a job made with ``submission_key`` before creating
+                one (default: whether a key is given); ``False`` for a key known to be new.
             timeout: Seconds for the whole submission at most.
             **run_config: Classic run options the platform has no use for are refused by
                 name (``meas_level``, ``header``, pulse options...).
@@ -308,8 +313,10 @@ class PlatformBackend:
             tags.append(f"{NAME_TAG_PREFIX}{job_name}")
         return await self._submit(
             request,
+            session_id=session_id,
             tags=tags,
             submission_key=submission_key,
+            check_existing=check_existing,
             timeout=timeout,
             circuits=items,
         )
@@ -323,6 +330,7 @@ class PlatformBackend:
         submission_key: str | None = None,
         timeout: float | None = None,
         circuits: Sequence[Any] | None = None,
+        check_existing: bool | None = None,
     ) -> PlatformJob:
         """Submit a checked primitive job to this backend, exactly once (what ``run`` and
         the primitives call).
@@ -336,6 +344,8 @@ class PlatformBackend:
             timeout: Seconds for the whole submission at most.
             circuits: The circuits of the PUBs, kept on the job (their names and registers
                 shape ``backend.run``'s classic result).
+            check_existing: Look for a job made with ``submission_key`` before creating
+                one (default: whether a key is given).
 
         Returns:
             The job, its circuits kept (the PUBs' when not given).
@@ -358,6 +368,7 @@ class PlatformBackend:
                 cost=body.get("cost"),
                 private=body.get("private"),
                 submission_key=submission_key,
+                check_existing=check_existing,
                 timeout=timeout,
             )
         except (UsageLimitError, RateLimitedError):
