@@ -25,16 +25,10 @@ from platform_channel import (
 )
 from test_cli_commands import _interrupt_after, cli, no_account, qasm
 
-from ibmq_async import exceptions
 from ibmq_async.local import LocalService
 from ibmq_async.local.config import InstanceConfig
 
 PLATFORM = "ibm_quantum_platform"
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(exceptions, "IBMQJobManagerUsageLimitError"),
-    reason="the job manager does not run job sets on the platform channel yet",
-)
 
 
 @pytest.fixture(scope="module")
