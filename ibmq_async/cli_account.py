@@ -41,7 +41,6 @@ from ibmq_async.credentials import (
     Credentials,
     PlatformCredentials,
     check_channel,
-    is_crn,
     is_platform_channel,
     read_credentials_from_environment,
     read_qiskit_runtime_credentials,
@@ -191,19 +190,6 @@ def _platform_options(args: argparse.Namespace) -> Login | None:
             "no API key: set QISKIT_IBM_TOKEN (or give --token, which others can see)", 2
         )
     instance, instance_from = pick(args.instance, "--instance", "QISKIT_IBM_INSTANCE")
-    if not instance:
-        raise CommandError(
-            "no instance: give --instance CRN (or set QISKIT_IBM_INSTANCE), the instance's "
-            "CRN as IBM Cloud shows it",
-            2,
-        )
-    if not is_crn(instance):
-        raise CommandError(
-            f"{instance_from} must be the instance's CRN (crn:v1:bluemix:public:"
-            f"quantum-computing:<region>:a/<account>:<instance>::), got {instance!r}: "
-            "instance names are not looked up",
-            2,
-        )
     url, url_from = pick(args.url, "--url", "QISKIT_IBM_URL")
     channel = args.channel or environ.get("QISKIT_IBM_CHANNEL") or PLATFORM_CHANNEL
     from ibmq_async.exceptions import IBMQAccountValueError
@@ -399,6 +385,13 @@ async def _platform(login: Login, factory: Any) -> AsyncIterator[Account]:
             proxies=credentials.proxies,
             verify=credentials.verify,
         )
+    except IBMQAccountValueError as error:  # the instance, checked before any request
+        where = (
+            f"the instance is from {login.origin('instance')}"
+            if credentials.instance
+            else "no instance given: --instance CRN, or QISKIT_IBM_INSTANCE"
+        )
+        raise CommandError(f"{error} ({where})", 2) from None
     except Exception as error:
         described = platform_login_error(error, login, api_url, iam_url)
         if described is None:
