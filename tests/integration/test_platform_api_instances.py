@@ -3,10 +3,19 @@ service's stand-in at ``ROOT/global-search``), then every call names its CRN."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
-from platform_api_fixtures import KEY_A, A, Target, asgi_target, platform_config
+from platform_api_fixtures import (
+    KEY_A,
+    SIM,
+    A,
+    Target,
+    asgi_target,
+    platform_config,
+    sampler_params,
+)
 
 from ibmq_async.api.platform import PlatformClient
 from ibmq_async.exceptions import IBMQAccountCredentialsNotFound
@@ -61,3 +70,18 @@ async def test_an_unknown_instance_name_lists_the_accounts_instances(service: Ta
             KEY_A, "gamma", search_url=search(service), **service.connect_kwargs()
         )
     assert str(info.value) == "The account has no instance named 'gamma'; its instances: 'alpha'"
+
+
+async def test_the_jobs_body_carries_its_log_level_and_runtime(service: Target) -> None:
+    recorder = service.recorder()
+    async with await PlatformClient.connect(
+        KEY_A, A, **service.connect_kwargs(transport=recorder)
+    ) as client:
+        await client.submit(
+            "sampler", SIM, sampler_params(shots=4), log_level="DEBUG", runtime="img:1", cost=30
+        )
+    (create,) = [
+        r for r in recorder.requests if r.method == "POST" and r.url.path.endswith("/jobs")
+    ]
+    body = json.loads(create.content)
+    assert (body["log_level"], body["runtime"], body["cost"]) == ("DEBUG", "img:1", 30)

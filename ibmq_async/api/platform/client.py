@@ -323,6 +323,8 @@ class PlatformClient:
         tags: Sequence[str] = (),
         cost: int | None = None,
         private: bool | None = None,
+        log_level: str | None = None,
+        runtime: str | None = None,
         submission_key: str | None = None,
         check_existing: bool | None = None,
         timeout: float | None = None,
@@ -352,6 +354,8 @@ class PlatformClient:
             tags: Tags for the job (the submission tag is added).
             cost: The job's ``max_execution_time`` in seconds.
             private: Whether the job's params and results are not kept once read.
+            log_level: The job's ``log_level`` (``environment.log_level`` of the options).
+            runtime: The image the job runs in (``experimental.image`` of the options).
             submission_key: The key of this submission (a new UUID if ``None``);
                 passing the key of an earlier call that failed or was interrupted
                 resumes it: the job made with that key, if any, is returned.
@@ -395,6 +399,11 @@ class PlatformClient:
             body["cost"] = cost
         if private is not None:
             body["private"] = private
+        for name, value in (("log_level", log_level), ("runtime", runtime)):
+            if value is not None:
+                if not isinstance(value, str) or not value:
+                    raise IBMQInputValueError(f"{name} must be a non-empty string, got {value!r}")
+                body[name] = value
         content = job_body(body)
         policy = retry or self.retry
         step_policy = policy.replace(max_attempts=1, deadline=None)

@@ -96,7 +96,8 @@ class Pacer:
                 )
             rate = (count, float(seconds))
         self._rate = rate
-        self._caution = caution
+        self._caution = DEFAULT_CAUTION
+        self.caution = caution
         self._turn = anyio.Lock()
         self._changed = anyio.Event()
         self._ended: deque[float] = deque(maxlen=rate[0] if rate else 1)
@@ -105,6 +106,20 @@ class Pacer:
         self._cautious_until = -float("inf")
         self.refusals = 0
         self.waits = 0
+
+    @property
+    def caution(self) -> float:
+        """Seconds after a refusal's ``Retry-After`` during which creations go one at a
+        time (0: straight back to full speed). May be changed at any time."""
+        return self._caution
+
+    @caution.setter
+    def caution(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise IBMQInputValueError(
+                f"caution must be a number of seconds, 0 or more, got {seconds!r}"
+            )
+        self._caution = float(seconds)
 
     def __repr__(self) -> str:
         rate = "unlimited" if self._rate is None else f"{self._rate[0]} per {self._rate[1]:g} s"

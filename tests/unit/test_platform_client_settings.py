@@ -1,4 +1,4 @@
-"""Which CRN an instance name stands for among an account's instances."""
+"""Settings of the platform client: which CRN an instance name stands for, the pacer's caution."""
 
 from __future__ import annotations
 
@@ -36,3 +36,14 @@ def test_the_search_host_comes_from_the_argument_the_variable_or_ibm_cloud() -> 
     assert search_url("http://h/", {}) == "http://h"
     assert search_url(None, {"GLOBAL_SEARCH_URL": "http://env"}) == "http://env"
     assert search_url(None, {}) == "https://api.global-search-tagging.cloud.ibm.com"
+
+
+def test_the_pacers_caution_is_a_setting_checked_when_set() -> None:
+    from ibmq_async.api.platform.pacing import Pacer
+    from ibmq_async.exceptions import IBMQInputValueError
+
+    pacer = Pacer()
+    pacer.caution = 0
+    assert pacer.caution == 0.0
+    with pytest.raises(IBMQInputValueError, match="caution must be a number of seconds"):
+        pacer.caution = -1
