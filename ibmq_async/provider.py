@@ -651,6 +651,7 @@ class IBMQFactory:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         job_rate: tuple[int, float] | None = None,
+        search_url: str | None = None,
     ) -> PlatformProvider: ...
 
     @overload
@@ -671,6 +672,7 @@ class IBMQFactory:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         job_rate: tuple[int, float] | None = None,
+        search_url: str | None = None,
     ) -> AccountProvider | PlatformProvider | None: ...
 
     async def enable_account(
@@ -690,6 +692,7 @@ class IBMQFactory:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         job_rate: tuple[int, float] | None = None,
+        search_url: str | None = None,
     ) -> AccountProvider | PlatformProvider | None:
         """Log in and build the account's providers.
 
@@ -712,7 +715,8 @@ class IBMQFactory:
             verify: Verify TLS certificates (default ``True``).
             channel: ``"ibm_quantum"`` (classic, the default) or ``"ibm_quantum_platform"``
                 (``"ibm_cloud"`` is the same).
-            instance: Platform: the instance's CRN.
+            instance: Platform: the instance's CRN; or its name, or ``None`` for the
+                account's only instance, looked up once in IBM Cloud Global Search.
             iam_url: Platform: the IAM host of ``/identity/token`` (the local service's
                 ``service.root``); by default ``IAM_URL`` or ``https://iam.cloud.ibm.com``.
             timeout: Default timeout of every request (seconds or ``httpx.Timeout``).
@@ -720,6 +724,9 @@ class IBMQFactory:
             transport: An httpx transport (e.g. ``httpx.ASGITransport``), for tests.
             job_rate: Platform: pace job creation to at most ``(jobs, seconds)`` from the
                 start (by default the pace follows the service's 429 answers).
+            search_url: Platform: the Global Search host that finds an instance given by
+                name (the local service's ``service.root + "/global-search"``); by default
+                ``GLOBAL_SEARCH_URL`` or IBM Cloud's.
 
         Returns:
             Classic: the default provider (the project flagged default), the one asked for,
@@ -729,6 +736,8 @@ class IBMQFactory:
             IBMQAccountError: An account is already enabled on this factory.
             IBMQAccountValueError: An argument is not valid for the channel (a malformed
                 CRN, ``instance`` without the platform channel...), before any request.
+            IBMQAccountCredentialsNotFound: Platform: the instance is not the account's, or
+                no single instance of the account has the name given.
             IBMQProviderError: hub/group/project were given and do not match exactly one.
             ApiError: Logging in failed (a refused token or key: ``ApiAuthenticationError``,
                 whose message says it was refused and by which service).
@@ -750,11 +759,16 @@ class IBMQFactory:
                 verify=verify,
             )
             return await self._enable_platform(
-                platform, timeout=timeout, retry=retry, transport=transport, job_rate=job_rate
+                platform,
+                timeout=timeout,
+                retry=retry,
+                transport=transport,
+                job_rate=job_rate,
+                search_url=search_url,
             )
-        if instance is not None or iam_url is not None or job_rate is not None:
+        if any(value is not None for value in (instance, iam_url, job_rate, search_url)):
             raise IBMQAccountValueError(
-                "instance, iam_url and job_rate are the platform channel's: pass "
+                "instance, iam_url, job_rate and search_url are the platform channel's: pass "
                 f"channel={PLATFORM_CHANNEL!r} too"
             )
         credentials = Credentials(
@@ -815,26 +829,16 @@ class IBMQFactory:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         job_rate: tuple[int, float] | None = None,
+        search_url: str | None = None,
     ) -> PlatformProvider:
         from ibmq_async.api.platform import PlatformClient
         from ibmq_async.platform.provider import PlatformProvider
 
-        if credentials.instance is None or credentials.crn is None:
-            given = "no instance" if credentials.instance is None else repr(credentials.instance)
-            raise IBMQAccountValueError(
-                f"the platform channel needs the instance's CRN (got {given}): "
-                "instance='crn:v1:bluemix:public:quantum-computing:<region>:a/<account>:"
-                "<instance>::', as IBM Cloud shows it for your instance"
-            )
         iam_url = credentials.resolved_iam_url()
         try:
-            client = await PlatformClient.connect(
-                credentials.token,
-                credentials.instance,
-                url=credentials.api_url,
-                iam_url=iam_url,
-                proxies=credentials.proxies,
-                verify=credentials.verify,
+            client = await PlatformClient.from_credentials(
+                credentials,
+                search_url=search_url,
                 timeout=timeout,
                 retry=retry,
                 transport=transport,
@@ -842,6 +846,8 @@ class IBMQFactory:
             )
         except ApiAuthenticationError as error:
             raise _token_refused(error, iam_url, "API key") from error
+        if credentials.instance != client.instance:  # a name (or none) found in Global Search
+            credentials = credentials.with_instance(client.instance)
         provider = PlatformProvider(self, client, credentials)
         try:
             await provider._discover_backends()

@@ -116,15 +116,42 @@ async def test_enable_account_on_the_platform_channel_and_back(
     assert factory.active_account() is None
 
 
+async def test_an_instance_given_by_name_is_found_once_in_global_search(
+    service: LocalService, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = IBMQFactory()
+    provider = await factory.enable_account(
+        API_KEY,
+        channel=PLATFORM,
+        instance="channel",
+        url=service.url,
+        iam_url=service.root,
+        search_url=f"{service.root}/global-search",
+    )
+    assert provider.instance == INSTANCE
+    assert provider.credentials.instance == INSTANCE
+    await _runs(provider)
+    await factory.disable_account()
+
+    monkeypatch.setenv("GLOBAL_SEARCH_URL", f"{service.root}/global-search")
+    monkeypatch.setenv("IAM_URL", service.root)
+    IBMQFactory.save_account(API_KEY, url=service.url, channel=PLATFORM, instance="other")
+    loaded = await factory.load_account()
+    assert isinstance(loaded, PlatformProvider)
+    assert loaded.instance == OTHER_INSTANCE
+    await factory.disable_account()
+
+
 async def test_wrong_arguments_and_keys_fail_clearly(service: LocalService, home: Path) -> None:
     factory = IBMQFactory()
     common = {"url": service.url, "iam_url": service.root}
     with pytest.raises(ApiAuthenticationError, match="API key was refused by the service at"):
         await factory.enable_account("not-the-key", channel=PLATFORM, instance=INSTANCE, **common)
-    with pytest.raises(IBMQAccountValueError, match="needs the instance's CRN"):
-        await factory.enable_account(API_KEY, channel=PLATFORM, **common)
-    with pytest.raises(IBMQAccountValueError, match="needs the instance's CRN"):
-        await factory.enable_account(API_KEY, channel=PLATFORM, instance="my-instance", **common)
+    search = {**common, "search_url": f"{service.root}/global-search"}
+    with pytest.raises(IBMQAccountCredentialsNotFound, match="No instance was given"):
+        await factory.enable_account(API_KEY, channel=PLATFORM, **search)
+    with pytest.raises(IBMQAccountCredentialsNotFound, match="no instance named 'my-instance'"):
+        await factory.enable_account(API_KEY, channel=PLATFORM, instance="my-instance", **search)
     with pytest.raises(IBMQAccountValueError, match="scope"):
         await factory.enable_account(
             API_KEY,
@@ -141,6 +168,8 @@ async def test_wrong_arguments_and_keys_fail_clearly(service: LocalService, home
         )
     with pytest.raises(IBMQAccountValueError, match="platform channel's"):
         await factory.enable_account(API_KEY, url=service.url, instance=INSTANCE)
+    with pytest.raises(IBMQAccountValueError, match="platform channel's"):
+        await factory.enable_account(API_KEY, url=service.url, search_url=service.root)
     with pytest.raises(IBMQAccountValueError, match="unknown channel"):
         await factory.enable_account(API_KEY, channel="ibm_quantum_experience")
     with pytest.raises(IBMQAccountValueError, match="url"):

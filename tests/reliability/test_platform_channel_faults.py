@@ -96,7 +96,7 @@ async def test_1000_runs_through_faults_make_exactly_1000_jobs(
     started = time.monotonic()
     circuits = [encoded_circuit(index) for index in range(SUBMISSIONS)]
     root = f"http://127.0.0.1:{service.port}"
-    proxy = FaultProxy(service.port, seed=SEED, rates=RATES, slow_delay=SLOW_DELAY)
+    proxy = FaultProxy(service.port, seed=SEED, rates=RATES, slow_delay=SLOW_DELAY, retry_after="0")
     jobs: list[PlatformJob | None] = [None] * SUBMISSIONS
     results: list[Result | None] = [None] * SUBMISSIONS
     async with proxy.running():
