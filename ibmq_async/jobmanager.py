@@ -20,8 +20,10 @@ platform's own limits shape the set instead of a job limit:
 * a job has at most ``max_experiments_per_job`` circuits and at most
   :data:`~ibmq_async.platform.pubs.MAX_EXECUTIONS` executions (circuits times shots);
 * job creation goes through the provider's pacer (``job_rate=`` of ``enable_account``):
-  with the rate known no creation is refused, and a 429 is waited out by its
-  ``Retry-After``; ``run()`` submits what one window of the rate lets through;
+  with the rate known no creation is refused; without it the set sends 5 creations at a
+  time (IBM's documented rate per minute), so learning the rate from the service's 429s
+  costs a few refusals, each waited out by its ``Retry-After``; ``run()`` submits what one
+  window of the rate lets through and returns;
 * the instance's usage: the set reads it first, learns from its first job what a job
   costs (the platform's estimate) and stops submitting before a job would go past the
   limit, or when the platform refuses one for it
@@ -107,6 +109,10 @@ _LIMIT_RETRY_FIRST = 1.0
 _LIMIT_RETRY_CAP = 30.0
 _RATE_LIMIT_WAIT = 60.0
 """Seconds a set waits after a 429 that gave no ``Retry-After`` (IBM's window is a minute)."""
+_DOCUMENTED_JOB_RATE = 5
+"""Jobs a user may create per minute on IBM Quantum Platform, as IBM documents it: the
+creations a platform set sends at once when the provider knows no rate, so that an
+unknown rate costs a few 429s in the first window, not one per chunk."""
 
 AnyBackend = IBMQBackend | PlatformBackend
 """A backend of either channel: the classic ``IBMQBackend`` or a ``PlatformBackend``."""
@@ -472,6 +478,11 @@ class ManagedJobSet:
         self._use_batch = use_batch
         self._batch: Batch | None = None
         self._batch_lock = anyio.Lock()
+        self._creations_at_once: int | None = None
+        if isinstance(backend, PlatformBackend):
+            rate = backend.provider().api.pacer.rate
+            self._creations_at_once = rate[0] if rate is not None else _DOCUMENTED_JOB_RATE
+        self._creating = anyio.Semaphore(self._creations_at_once or 1)
 
     # --- identity -----------------------------------------------------------------------
 
@@ -734,8 +745,15 @@ class ManagedJobSet:
     async def _submit_to_platform(
         self, backend: PlatformBackend, chunk: ManagedJob
     ) -> PlatformJob | None:
-        """Submit a chunk on the platform within the instance's usage; ``None`` (the chunk
-        failed) if the set stopped for it."""
+        """Submit a chunk on the platform within the instance's usage, with at most as many
+        creations at once as one window of the job rate takes; ``None`` (the chunk failed)
+        if the set stopped for the usage."""
+        async with self._creating:
+            return await self._create_on_platform(backend, chunk)
+
+    async def _create_on_platform(
+        self, backend: PlatformBackend, chunk: ManagedJob
+    ) -> PlatformJob | None:
         budget = await self._usage_budget(backend)
         if budget is not None and self._usage_stop is None:
             refused = await budget.reserve(chunk.index, chunk.size)
@@ -924,11 +942,8 @@ class ManagedJobSet:
 
     def _first_wave(self) -> int | None:
         """How many chunks ``run()`` submits at most before it returns: on the platform,
-        what one window of the pacer's rate lets through (``None``: as slots allow)."""
-        if isinstance(self._backend, PlatformBackend):
-            rate = self._backend.provider().api.pacer.rate
-            return rate[0] if rate is not None else None
-        return None
+        what one window of the job rate lets through (``None``: as slots allow)."""
+        return self._creations_at_once
 
     async def _drive(
         self,

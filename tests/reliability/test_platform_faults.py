@@ -45,6 +45,9 @@ USER_ID = "platform-faults-user"
 INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/fault1acct:fault1inst::"
 READ_TIMEOUT = 2.0
 SLOW_DELAY = 3.0
+JOB_RATE = (1000, 1.0)
+"""The service limits no creation rate; told so (as many as it takes), the set sends up to
+its ``CONCURRENCY`` creations at once rather than the 5 of an unknown rate."""
 RATES = {"502": 0.03, "503": 0.03, "429": 0.02, "reset": 0.03, "drop": 0.04, SLOW: 0.02}
 CAUTION = 0.0
 """Seconds the pacer sends one creation at a time after a 429 has been waited out (a minute
@@ -116,6 +119,7 @@ async def test_1000_submissions_through_faults_make_exactly_1000_platform_jobs(
             iam_url=proxy.url(""),
             retry=FAST_RETRY,
             timeout=SHORT_TIMEOUT,
+            job_rate=JOB_RATE,
         )
         assert isinstance(provider, PlatformProvider)
         monkeypatch.setattr(provider.api.pacer, "_caution", CAUTION)
