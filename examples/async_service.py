@@ -4,10 +4,15 @@ A Starlette app: the provider is created once in the lifespan and shared by ever
 each request awaits its job without blocking the event loop, so many requests run at once.
 If the client goes away, the wait is cancelled (the job itself keeps running).
 
-With ``QE_TOKEN`` and ``QE_URL`` set it uses that account; otherwise it starts the
-embedded local service, which leaves the program's logging as it is (uvicorn's start-up
-lines and access log still show). Run it with ``python examples/async_service.py``
-(``PORT`` picks another port than 8000) and try::
+It serves either channel. With ``QE_TOKEN`` and ``QE_URL`` set it uses that classic
+account; with ``QISKIT_IBM_TOKEN`` and ``QISKIT_IBM_INSTANCE`` (IBM Quantum Platform, as
+qiskit-ibm-runtime reads them) that platform account; otherwise it starts the embedded
+local service, and talks to its IBM Quantum Platform API when
+``QISKIT_IBM_CHANNEL=ibm_quantum_platform``, to its classic API otherwise. The embedded
+service leaves the program's logging as it is (uvicorn's start-up lines and access log
+still show). Run it with ``python examples/async_service.py`` (``PORT`` picks another port
+than 8000; ``QISKIT_IBM_CHANNEL=ibm_quantum_platform python examples/async_service.py``
+for the platform) and try::
 
     curl 'http://127.0.0.1:8000/bell?shots=512'
     curl -X POST --data-binary @circuit.qasm 'http://127.0.0.1:8000/run?shots=100'
@@ -20,41 +25,62 @@ import os
 from collections.abc import AsyncIterator
 
 from qiskit import QuantumCircuit, qasm2, transpile
-from qiskit.circuit.library import get_standard_gate_name_mapping
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ibmq_async import IBMQBackend, IBMQError, IBMQFactory
+from ibmq_async import (
+    AccountProvider,
+    IBMQBackend,
+    IBMQError,
+    IBMQFactory,
+    PlatformBackend,
+    PlatformProvider,
+)
 from ibmq_async.local import serve
 
 BACKEND = os.environ.get("BACKEND", "ibmq_qasm_simulator")
 MAX_SHOTS = 8192
+PLATFORM = "ibm_quantum_platform"
+
+
+async def connect(stack: contextlib.AsyncExitStack) -> AccountProvider | PlatformProvider:
+    """The provider of the account in the environment, else of the embedded service."""
+    factory = IBMQFactory()
+    if os.environ.get("QE_TOKEN") and os.environ.get("QE_URL"):
+        provider = await factory.load_account(channel="ibm_quantum")
+    elif os.environ.get("QISKIT_IBM_TOKEN"):
+        provider = await factory.load_account(channel=PLATFORM)
+    else:
+        service = await stack.enter_async_context(serve())
+        if os.environ.get("QISKIT_IBM_CHANNEL") == PLATFORM:
+            provider = await factory.enable_account(
+                service.api_key,
+                channel=PLATFORM,
+                instance=service.instance,
+                url=service.url,
+                iam_url=service.root,
+            )
+        else:
+            provider = await factory.enable_account(service.token, url=service.url)
+    assert provider is not None, "the account has no hub/group/project"
+    return provider
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
-        token, url = os.environ.get("QE_TOKEN"), os.environ.get("QE_URL")
-        if not (token and url):
-            service = await stack.enter_async_context(serve())
-            token, url = service.token, service.url
-        provider = await IBMQFactory().enable_account(token, url=url)
-        assert provider is not None, "the account has no hub/group/project"
-        await stack.enter_async_context(provider)
+        provider = await connect(stack)
+        await stack.enter_async_context(provider)  # closes the provider's connection at exit
         app.state.backend = provider.get_backend(BACKEND)
         yield
 
 
-async def run_and_count(backend: IBMQBackend, circuit: QuantumCircuit, shots: int) -> JSONResponse:
-    config = backend.configuration()
-    standard = get_standard_gate_name_mapping()
-    transpiled = transpile(
-        circuit,
-        basis_gates=[gate for gate in config.basis_gates if gate in standard],
-        coupling_map=config.coupling_map,
-    )
+async def run_and_count(
+    backend: IBMQBackend | PlatformBackend, circuit: QuantumCircuit, shots: int
+) -> JSONResponse:
+    transpiled = transpile(circuit, target=backend.target)  # the same on both channels
     try:
         job = await backend.run(transpiled, shots=shots)
         result = await job.result(timeout=60)

@@ -1,11 +1,13 @@
 """``ibmq-async batch``: run OpenQASM 2 files as one job set and print their counts.
 
-The account comes from the options of :mod:`ibmq_async.cli_account` (``--url``/``--token``,
-``QE_TOKEN``/``QE_URL``, the saved account, else the embedded local service). Circuits are
-transpiled for the backend, split into jobs by the job manager (paced by the backend's job
-limit) and followed with a progress bar. A set interrupted half-way is finished with
-``--job-set-id``: only the jobs it lacks are submitted. Ctrl-C prints the command that
-does that, or, on the embedded service with a temporary database, why it cannot.
+The account comes from the options of :mod:`ibmq_async.cli_account`, on either channel
+(``--url``/``--token``, ``QE_TOKEN``/``QE_URL``; ``--channel ibm_quantum_platform
+--instance CRN``, ``QISKIT_IBM_*``; the saved account; else the embedded local service).
+Circuits are transpiled for the backend, split into jobs by the job manager (paced by the
+backend's job limit, or on the platform by its job creation rate) and followed with a
+progress bar. A set interrupted half-way is finished with ``--job-set-id``: only the jobs
+it lacks are submitted. Ctrl-C prints the command that does that, or, on the embedded
+service with a temporary database, why it cannot.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ def add_batch_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="run OpenQASM 2 files as a job set and print the counts",
         description=(
             "Run OpenQASM 2 files as one job set (split into jobs, paced by the backend's "
-            "job limit) and print the counts of each. Uses --url/--token, QE_TOKEN/QE_URL "
-            "or the saved account; with none (or --local) runs on the embedded local service."
+            "job limit or the platform's job creation rate) and print the counts of each. "
+            "Uses the account options (classic: --url/--token or QE_TOKEN/QE_URL; platform: "
+            "--channel ibm_quantum_platform --instance CRN --token KEY or QISKIT_IBM_*) or "
+            "the saved account; with none (or --local) runs on the embedded local service."
         ),
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="OpenQASM 2 files")
@@ -186,7 +190,6 @@ async def run_batch(args: argparse.Namespace, output: TextIO, run: BatchRun | No
         CommandError: An expected failure (a file, the account, the backend, the set).
     """
     from qiskit import transpile
-    from qiskit.circuit.library import get_standard_gate_name_mapping
     from qiskit.transpiler.exceptions import TranspilerError
 
     from ibmq_async.exceptions import IBMQError, IBMQJobManagerUnknownJobSet
@@ -201,15 +204,9 @@ async def run_batch(args: argparse.Namespace, output: TextIO, run: BatchRun | No
         except IBMQError as error:
             raise CommandError(str(error), 2) from error
         _check_widths(args.files, circuits, backend)
-        config = backend.configuration()
-        standard = get_standard_gate_name_mapping()
         try:
             transpiled = transpile(
-                circuits,
-                basis_gates=[gate for gate in config.basis_gates if gate in standard],
-                coupling_map=config.coupling_map,
-                optimization_level=1,
-                seed_transpiler=1,
+                circuits, target=backend.target, optimization_level=1, seed_transpiler=1
             )
         except TranspilerError as error:
             message = f"cannot transpile the circuits for {backend.name()}: {error}"

@@ -7,6 +7,10 @@ Subcommands:
 * ``backends``: list the backends (qubits, status, pending jobs, job limit).
 * ``jobs``: list recent jobs (id, backend, status, name, created).
 
+``batch``, ``backends`` and ``jobs`` run on either channel, the classic API or IBM Quantum
+Platform (``--channel ibm_quantum_platform --instance CRN``), with the account options of
+:mod:`ibmq_async.cli_account`; with no account, on the embedded local service.
+
 Command-line parsing is argparse's: the standard library's parser does everything these
 commands need (subcommands, shared option groups, types with their own messages), so no
 dependency is added for it.
@@ -113,7 +117,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _print_platform(root: str, engine: Any, named_users: bool) -> None:
-    """Print where the platform API is and how qiskit-ibm-runtime connects to it."""
+    """Print where the platform API is and how this SDK, the command line and
+    qiskit-ibm-runtime connect to it."""
     from ibmq_async.local.platform.recipe import connection_recipe
 
     print(f"IBM Quantum Platform API on {root}/api/v1", flush=True)
@@ -124,6 +129,16 @@ def _print_platform(root: str, engine: Any, named_users: bool) -> None:
         api_key, instance = user.api_key, user.instances[0]
     else:
         api_key, instance = "<api_key>", "<instance CRN>"
+    print(
+        f"  IBMQ.enable_account('{api_key}', channel='ibm_quantum_platform', "
+        f"instance='{instance}', url='{root}/api', iam_url='{root}')",
+        flush=True,
+    )
+    print(
+        f"  QISKIT_IBM_TOKEN='{api_key}' ibmq-async backends --channel ibm_quantum_platform "
+        f"--instance '{instance}' --url {root}/api --iam-url {root}",
+        flush=True,
+    )
     for line in connection_recipe(root, api_key, instance):
         print(f"  {line}", flush=True)
 

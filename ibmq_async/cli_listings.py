@@ -2,7 +2,9 @@
 
 ``backends`` lists the account's backends (name, qubits, status, pending jobs, job limit);
 ``jobs`` its recent jobs (id, backend, status, name, created). Both take the account
-options of :mod:`ibmq_async.cli_account` and ``--json`` for machine-readable output.
+options of :mod:`ibmq_async.cli_account` (either channel) and ``--json`` for
+machine-readable output. On IBM Quantum Platform there is no limit on pending jobs: the
+job limit is ``none`` and the active jobs are the instance's jobs pending on the backend.
 """
 
 from __future__ import annotations
@@ -109,6 +111,18 @@ async def list_backends(args: argparse.Namespace, output: TextIO) -> int:
     return 0
 
 
+def _status_name(job: Any) -> str:
+    """A listed job's status, as its listing gave it (no request), on either channel."""
+    from ibmq_async.platform.job import PlatformJob
+
+    if isinstance(job, PlatformJob):
+        from ibmq_async.platform.states import job_status
+
+        return job_status(job.record.state).name
+    name: str = job.api_status.job_status.name
+    return name
+
+
 async def list_jobs(args: argparse.Namespace, output: TextIO) -> int:
     """Print the account's recent jobs (``ibmq-async jobs``); returns 0.
 
@@ -126,7 +140,7 @@ async def list_jobs(args: argparse.Namespace, output: TextIO) -> int:
         {
             "id": job.job_id(),
             "backend": job.backend().name(),
-            "status": job.api_status.job_status.name,
+            "status": _status_name(job),
             "name": job.name(),
             "created": job.creation_date().isoformat().replace("+00:00", "Z"),
         }

@@ -66,6 +66,8 @@ def test_batch_without_an_account_runs_on_the_embedded_service(
     monkeypatch.setenv("IBMQ_ASYNC_CREDENTIALS_FILE", str(qasm_files[0].parent / "none.json"))
     monkeypatch.delenv("QE_TOKEN", raising=False)
     monkeypatch.delenv("QE_URL", raising=False)
+    for name in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_CHANNEL"):
+        monkeypatch.delenv(name, raising=False)
     status = main(
         ["batch", str(qasm_files[1]), "--backend", "ibmq_qasm_simulator", "--shots", "10"]
     )

@@ -54,8 +54,17 @@ def service() -> Iterator[LocalService]:
 
 @pytest.fixture
 def home(tmp_path: Path) -> dict[str, str]:
-    """An environment with no account: no QE_* variables, no saved account."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("QE_")}
+    """An environment with no account."""
+    return no_account(tmp_path)
+
+
+def no_account(tmp_path: Path) -> dict[str, str]:
+    """An environment with no account: no QE_*/QISKIT_IBM_* variables, no saved account
+    (of this SDK or of qiskit-ibm-runtime)."""
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("QE_", "QISKIT_IBM_", "IAM_URL"))
+    }
+    environment["HOME"] = str(tmp_path)
     environment["IBMQ_ASYNC_CREDENTIALS_FILE"] = str(tmp_path / "no-credentials.json")
     environment["PYTHONUNBUFFERED"] = "1"
     return environment

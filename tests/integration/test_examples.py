@@ -20,7 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _run(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in ("QE_TOKEN", "QE_URL")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("QE_", "QISKIT_IBM_"))}
     return subprocess.run(
         [sys.executable, str(EXAMPLES / script), *args],
         capture_output=True,
@@ -43,6 +43,25 @@ def test_quickstart_prints_the_counts_of_the_retrieved_job() -> None:
     counts = ast.literal_eval(lines[3].removeprefix("counts: "))
     assert sum(counts.values()) == 1024
     assert all(len(key) == 5 and set(key) <= {"0", "1"} for key in counts)
+
+
+def test_platform_quickstart_runs_the_flow_then_the_primitives_and_a_session() -> None:
+    completed = _run("platform_quickstart.py")
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 7, completed.stdout
+    assert lines[0].startswith("ibmq_vigo: active")
+    job_id = lines[1].removeprefix("submitted job ")
+    assert lines[2] == f"job {job_id} is DONE"
+    counts = ast.literal_eval(lines[3].removeprefix("counts: "))
+    assert sum(counts.values()) == 1024
+    assert all(len(key) == 5 and set(key) <= {"0", "1"} for key in counts)
+    sampled = ast.literal_eval(lines[4].removeprefix("sampler counts: "))
+    assert set(sampled) <= {"00", "11"}
+    assert sum(sampled.values()) == 1000
+    assert lines[5] == "estimator <ZZ>: 1.000"  # a Bell pair, simulated without noise
+    assert lines[6].startswith("session ")
+    assert lines[6].endswith(": 2 jobs, both in it: True")
 
 
 def test_batch_script_completes_and_resumes_a_saved_set(tmp_path: Path) -> None:
@@ -71,11 +90,13 @@ def test_batch_script_finishes_the_set_named_in_its_state_file(tmp_path: Path) -
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("channel", ["ibm_quantum", "ibm_quantum_platform"])
 async def test_async_service_answers_concurrent_requests_with_one_provider(
-    monkeypatch: pytest.MonkeyPatch,
+    channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("QE_TOKEN", raising=False)
-    monkeypatch.delenv("QE_URL", raising=False)
+    for name in ("QE_TOKEN", "QE_URL", "QISKIT_IBM_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QISKIT_IBM_CHANNEL", channel)  # the embedded service's API to use
     sys.path.insert(0, str(EXAMPLES))
     try:
         import async_service
@@ -88,6 +109,8 @@ async def test_async_service_answers_concurrent_requests_with_one_provider(
         httpx.AsyncClient(transport=transport, base_url="http://example") as client,
     ):
         backend = app.state.backend
+        platform = channel == "ibm_quantum_platform"
+        assert type(backend).__name__ == ("PlatformBackend" if platform else "IBMQBackend")
         qasm = (
             'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
             "qreg q[1];\ncreg c[1];\nx q[0];\nmeasure q -> c;\n"
@@ -142,3 +165,9 @@ def test_notebook_runs_top_to_bottom_with_top_level_await() -> None:
     assert "TqdmWarning" not in texts
     assert "job set " in texts
     assert "5/5" in texts
+    # The platform channel's cells: the same run, then the primitives and a session.
+    assert "<PlatformProvider" in texts
+    assert "'notebook-ghz', <JobStatus.DONE" in texts
+    assert "'111'" in texts.split("<PlatformProvider", 1)[1]
+    assert ": True" in texts.split("session ", 1)[1].splitlines()[0]
+    assert "{'ZZI': 1.0, 'IZZ': 1.0, 'XXX': 1.0}" in texts
