@@ -33,7 +33,7 @@ from ibmq_async.local.auth import User
 from ibmq_async.local.config import LocalServiceConfig
 from ibmq_async.local.devices import dumps, loads, parse_datetime
 from ibmq_async.local.engine import Engine
-from ibmq_async.local.errors import ApiError, ErrorCode
+from ibmq_async.local.errors import ClassicApiError, ErrorCode
 from ibmq_async.local.filters import FilterError, parse_filter
 from ibmq_async.local.jobs import Job
 from ibmq_async.local.logs import AccessLogMiddleware
@@ -114,7 +114,7 @@ def _base_url(request: Request) -> str:
 async def _body(request: Request) -> bytes:
     limit = _engine(request).config.max_upload_bytes
     declared = request.headers.get("content-length", "")
-    too_large = ApiError(
+    too_large = ClassicApiError(
         413,
         ErrorCode.PAYLOAD_TOO_LARGE,
         f"The request body is larger than the maximum size ({limit} bytes).",
@@ -135,11 +135,11 @@ async def _body(request: Request) -> bytes:
 async def _json_body(request: Request) -> Any:
     data = await _body(request)
     if not data.strip():
-        raise ApiError.bad_request("The request needs a JSON body.")
+        raise ClassicApiError.bad_request("The request needs a JSON body.")
     try:
         return loads(data)
     except ValueError:
-        raise ApiError.bad_request("The request body is not valid JSON.") from None
+        raise ClassicApiError.bad_request("The request body is not valid JSON.") from None
 
 
 def _date_param(request: Request, name: str) -> datetime | None:
@@ -149,7 +149,7 @@ def _date_param(request: Request, name: str) -> datetime | None:
     try:
         return parse_datetime(value)
     except ValueError:
-        raise ApiError.bad_request(f"{name} is not an ISO 8601 date: {value!r}") from None
+        raise ClassicApiError.bad_request(f"{name} is not an ISO 8601 date: {value!r}") from None
 
 
 def _object_url(request: Request, job: Job, kind: str, purpose: str) -> str:
@@ -170,7 +170,7 @@ async def login(request: Request) -> Response:
     """``POST /users/loginWithToken``: an API token for an access token."""
     body = await _json_body(request)
     if not isinstance(body, dict):
-        raise ApiError.bad_request("The body must be a JSON object with apiToken.")
+        raise ClassicApiError.bad_request("The body must be a JSON object with apiToken.")
     result = _engine(request).auth.login(body.get("apiToken"))
     return _json(
         {
@@ -232,7 +232,7 @@ async def backend_reservations(request: Request) -> Response:
     engine = _engine(request)
     name = request.path_params["name"]
     if name not in engine.backends:
-        raise ApiError.backend_not_found(name)
+        raise ClassicApiError.backend_not_found(name)
     start = _date_param(request, "initialDate")
     end = _date_param(request, "endDate")
     return _json(engine.catalog.reservations(set(user.projects), name, start, end))
@@ -403,12 +403,12 @@ def _storage_job(request: Request, purpose: str) -> Job:
     if engine.signer.verify(job_id, purpose, params.get("expires"), params.get("signature")):
         job = engine.job_by_id(job_id)
         if job is None:
-            raise ApiError.job_not_found(job_id)
+            raise ClassicApiError.job_not_found(job_id)
         return job
     user = _user(request)
     job = engine.job_for_user(user, job_id)
     if job is None:
-        raise ApiError.job_not_found(job_id)
+        raise ClassicApiError.job_not_found(job_id)
     return job
 
 
@@ -445,12 +445,12 @@ async def health(request: Request) -> Response:
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+    assert isinstance(exc, ClassicApiError)
     return _json(exc.body(), exc.status)
 
 
 async def _filter_error(request: Request, exc: Exception) -> Response:
-    return _json(ApiError.bad_request(str(exc), ErrorCode.INVALID_FILTER).body(), 400)
+    return _json(ClassicApiError.bad_request(str(exc), ErrorCode.INVALID_FILTER).body(), 400)
 
 
 async def _platform_error(request: Request, exc: Exception) -> Response:
@@ -473,9 +473,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         )
         return platform_error_response(failure)
     if exc.status_code == 404:
-        error = ApiError(404, ErrorCode.REQUEST_NOT_FOUND, "Request not found.", "NOT_FOUND")
+        error = ClassicApiError(404, ErrorCode.REQUEST_NOT_FOUND, "Request not found.", "NOT_FOUND")
     else:
-        error = ApiError(exc.status_code, ErrorCode.INVALID_PAYLOAD, str(exc.detail), "ERROR")
+        error = ClassicApiError(
+            exc.status_code, ErrorCode.INVALID_PAYLOAD, str(exc.detail), "ERROR"
+        )
     return _json(error.body(), exc.status_code)
 
 
@@ -510,7 +512,7 @@ class TraceMiddleware:
                 body = dumps(failure.body())
             else:
                 body = dumps(
-                    ApiError(500, ErrorCode.INTERNAL, "API Internal error.", "ERROR").body()
+                    ClassicApiError(500, ErrorCode.INTERNAL, "API Internal error.", "ERROR").body()
                 )
             await send(
                 {
@@ -594,7 +596,7 @@ def create_app(config: LocalServiceConfig | Engine | str | Path | None = None) -
         routes=_routes(),
         middleware=[Middleware(AccessLogMiddleware), Middleware(TraceMiddleware)],
         exception_handlers={
-            ApiError: _api_error,
+            ClassicApiError: _api_error,
             FilterError: _filter_error,
             HTTPException: _http_error,
             PlatformApiError: _platform_error,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ibmq_async.local.config import UserConfig, parse_project
-from ibmq_async.local.errors import ApiError, ErrorCode
+from ibmq_async.local.errors import ClassicApiError, ErrorCode
 from ibmq_async.local.store import Store
 
 __all__ = ["Authenticator", "Login", "User", "user_with_secret"]
@@ -149,13 +149,13 @@ class Authenticator:
         """Exchange an API token for an access token.
 
         Raises:
-            ApiError: 401 if the API token is unknown, 400 if it is not a string.
+            ClassicApiError: 401 if the API token is unknown, 400 if it is not a string.
         """
         if not isinstance(api_token, str) or not api_token:
-            raise ApiError.bad_request("apiToken must be a non-empty string.")
+            raise ClassicApiError.bad_request("apiToken must be a non-empty string.")
         user = self.user_for_api_token(api_token)
         if user is None:
-            raise ApiError(401, ErrorCode.INVALID_API_TOKEN, self._refusal(), "LOGIN_FAILED")
+            raise ClassicApiError(401, ErrorCode.INVALID_API_TOKEN, self._refusal(), "LOGIN_FAILED")
         access_token = secrets.token_urlsafe(48)
         created = self._clock()
         expires = created + self.ttl
@@ -177,10 +177,10 @@ class Authenticator:
         """The user an access token belongs to.
 
         Raises:
-            ApiError: 401 if the token is missing, unknown or expired.
+            ClassicApiError: 401 if the token is missing, unknown or expired.
         """
         if not access_token:
-            raise ApiError.unauthorized(
+            raise ClassicApiError.unauthorized(
                 "Authentication is required (X-Access-Token).", ErrorCode.AUTHENTICATION_REQUIRED
             )
         digest = _digest(access_token)
@@ -188,10 +188,10 @@ class Authenticator:
             entry = self._tokens.get(digest)
             if entry is not None and entry[1] <= self._clock():
                 del self._tokens[digest]
-                raise ApiError.unauthorized("The access token has expired.")
+                raise ClassicApiError.unauthorized("The access token has expired.")
         if entry is None:
-            raise ApiError.unauthorized("Invalid access token.")
+            raise ClassicApiError.unauthorized("Invalid access token.")
         user = self._by_id.get(entry[0])
         if user is None:  # pragma: no cover - users are fixed for a service's lifetime
-            raise ApiError.unauthorized("Invalid access token.")
+            raise ClassicApiError.unauthorized("Invalid access token.")
         return user

@@ -31,7 +31,7 @@ from ibmq_async.local.auth import Authenticator, User
 from ibmq_async.local.catalog import Catalog
 from ibmq_async.local.config import LocalServiceConfig, default_user
 from ibmq_async.local.devices import dumps, loads, parse_datetime
-from ibmq_async.local.errors import ApiError, ErrorCode
+from ibmq_async.local.errors import ClassicApiError, ErrorCode
 from ibmq_async.local.executor import ExecutionOutcome, PreparedJob, QobjError, execute, prepare
 from ibmq_async.local.filters import Filter
 from ibmq_async.local.jobs import (
@@ -259,7 +259,7 @@ class Engine:
         """Refuse work once the engine is stopping.
 
         Raises:
-            ApiError: 503 if :meth:`close` was called.
+            ClassicApiError: 503 if :meth:`close` was called.
         """
         self._check_open()
 
@@ -344,10 +344,10 @@ class Engine:
         """Check the user belongs to the project.
 
         Raises:
-            ApiError: 404 if not.
+            ClassicApiError: 404 if not.
         """
         if not user.member(hub, group, project):
-            raise ApiError(
+            raise ClassicApiError(
                 404,
                 ErrorCode.PROJECT_NOT_FOUND,
                 f"Hub/group/project not found: {hub}/{group}/{project}.",
@@ -363,11 +363,11 @@ class Engine:
         """A job the user may see through this project.
 
         Raises:
-            ApiError: 404 (code 3250) if it does not exist or is not visible.
+            ClassicApiError: 404 (code 3250) if it does not exist or is not visible.
         """
         job = self.jobs.get(job_id)
         if job is None or not self._visible(job, user, hgp):
-            raise ApiError.job_not_found(job_id)
+            raise ClassicApiError.job_not_found(job_id)
         return job
 
     def job_for_user(self, user: User, job_id: str) -> Job | None:
@@ -382,11 +382,11 @@ class Engine:
         """A backend the user sees through this project.
 
         Raises:
-            ApiError: 404 (code 2000) if unknown or not visible.
+            ClassicApiError: 404 (code 2000) if unknown or not visible.
         """
         runtime = self.backends.get(name)
         if runtime is None or not self._backend_visible(runtime, hgp):
-            raise ApiError.backend_not_found(name)
+            raise ClassicApiError.backend_not_found(name)
         return runtime
 
     def _backend_visible(self, runtime: BackendRuntime, hgp: tuple[str, str, str]) -> bool:
@@ -411,31 +411,31 @@ class Engine:
         """Create a job (``POST {HGP}/Jobs``); return it and whether it is new.
 
         Raises:
-            ApiError: 400 for a malformed body or an unknown backend, 400 with code 3458
+            ClassicApiError: 400 for a malformed body or an unknown backend, 400 with code 3458
                 when the user's unfinished jobs on the backend reached its ``max_jobs``.
         """
         if not isinstance(body, dict):
-            raise ApiError.bad_request("The body must be a JSON object.")
+            raise ClassicApiError.bad_request("The body must be a JSON object.")
         backend = body.get("backend")
         name = backend.get("name") if isinstance(backend, dict) else backend
         if not isinstance(name, str) or not name:
-            raise ApiError.bad_request("backend.name is required.")
+            raise ClassicApiError.bad_request("backend.name is required.")
         job_name = body.get("name")
         tags = body.get("tags")
         experiment_tag = body.get("experimentTag")
         live_data = body.get("liveDataEnabled")
         if job_name is not None and not isinstance(job_name, str):
-            raise ApiError.bad_request("name must be a string.")
+            raise ClassicApiError.bad_request("name must be a string.")
         if tags is not None and (
             not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags)
         ):
-            raise ApiError.bad_request("tags must be a list of strings.")
+            raise ClassicApiError.bad_request("tags must be a list of strings.")
         if experiment_tag is not None and not isinstance(experiment_tag, str):
-            raise ApiError.bad_request("experimentTag must be a string.")
+            raise ClassicApiError.bad_request("experimentTag must be a string.")
         if live_data is not None and not isinstance(live_data, bool):
-            raise ApiError.bad_request("liveDataEnabled must be true, false or null.")
+            raise ClassicApiError.bad_request("liveDataEnabled must be true, false or null.")
         if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
-            raise ApiError.bad_request("Idempotency-Key must have 1 to 255 characters.")
+            raise ClassicApiError.bad_request("Idempotency-Key must have 1 to 255 characters.")
         with self._lock:
             self.stats.create_requests += 1
             self._check_open()
@@ -446,7 +446,7 @@ class Engine:
                     return self.jobs[existing], False
             runtime = self.backends.get(name)
             if runtime is None or not self._backend_visible(runtime, hgp):
-                raise ApiError(
+                raise ClassicApiError(
                     400,
                     ErrorCode.BACKEND_NOT_FOUND_FOR_JOB,
                     f"Backend not found: {name}.",
@@ -458,7 +458,7 @@ class Engine:
                 self._expire_abandoned(user.id, name)
             if limit >= 0 and self._active[key] >= limit:
                 self.stats.limit_rejections += 1
-                raise ApiError(
+                raise ClassicApiError(
                     400,
                     ErrorCode.JOB_LIMIT_REACHED,
                     f"User reached the maximum limits of concurrent jobs ({limit}) on {name}.",
@@ -517,24 +517,24 @@ class Engine:
         """Store the Qobj of a job (the object storage ``PUT``).
 
         Raises:
-            ApiError: 404 if the job is unknown; 400 if the body is not a JSON object or
+            ClassicApiError: 404 if the job is unknown; 400 if the body is not a JSON object or
                 the job's Qobj was already confirmed with a different body.
         """
         try:
             qobj = loads(data)
         except ValueError:
-            raise ApiError.bad_request("The Qobj is not valid JSON.") from None
+            raise ClassicApiError.bad_request("The Qobj is not valid JSON.") from None
         if not isinstance(qobj, dict):
-            raise ApiError.bad_request("The Qobj must be a JSON object.")
+            raise ClassicApiError.bad_request("The Qobj must be a JSON object.")
         with self._lock:
             self._check_open()
             job = self.jobs.get(job_id)
             if job is None:
-                raise ApiError.job_not_found(job_id)
+                raise ClassicApiError.job_not_found(job_id)
             if job.status is not S.CREATING:
                 if job.uploaded and self.store.get_qobj(job_id) == data:
                     return
-                raise ApiError(
+                raise ClassicApiError(
                     400,
                     ErrorCode.UPLOAD_NOT_ALLOWED,
                     f"Job {job_id} is {job.status.value}: its Qobj can no longer change.",
@@ -560,14 +560,14 @@ class Engine:
             Whether the caller must call :meth:`validate`.
 
         Raises:
-            ApiError: 400 (code 3251) if no Qobj was uploaded.
+            ClassicApiError: 400 (code 3251) if no Qobj was uploaded.
         """
         with self._lock:
             self._check_open()
             if job.status is not S.CREATING:
                 return False
             if not job.uploaded:
-                raise ApiError(
+                raise ClassicApiError(
                     400,
                     ErrorCode.JOB_NOT_UPLOADED,
                     f"Job {job.id} has no Qobj: upload it first.",
@@ -585,7 +585,9 @@ class Engine:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ApiError(503, ErrorCode.INTERNAL, "The service is stopping.", "UNAVAILABLE")
+            raise ClassicApiError(
+                503, ErrorCode.INTERNAL, "The service is stopping.", "UNAVAILABLE"
+            )
 
     def _validate(self, job_id: str) -> None:
         """Check and convert a job's Qobj, then queue it (validation thread)."""
@@ -845,16 +847,16 @@ class Engine:
         """Change a job's ``name`` and/or ``tags`` (``PUT .../Jobs/{id}``).
 
         Raises:
-            ApiError: 400 if the body has neither or a wrong type.
+            ClassicApiError: 400 if the body has neither or a wrong type.
         """
         if not isinstance(body, dict) or not ({"name", "tags"} & set(body)):
-            raise ApiError.bad_request("The body must have a name or tags.")
+            raise ClassicApiError.bad_request("The body must have a name or tags.")
         name = body.get("name", job.name)
         tags = body.get("tags", job.tags)
         if "name" in body and not isinstance(name, str):
-            raise ApiError.bad_request("name must be a string.")
+            raise ClassicApiError.bad_request("name must be a string.")
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-            raise ApiError.bad_request("tags must be a list of strings.")
+            raise ClassicApiError.bad_request("tags must be a list of strings.")
         with self._lock:
             job.name = name
             job.tags = list(dict.fromkeys(tags))
@@ -877,13 +879,13 @@ class Engine:
         """The result document of a job that ran.
 
         Raises:
-            ApiError: 400 (code 3253) if the job has no result (yet).
+            ClassicApiError: 400 (code 3253) if the job has no result (yet).
         """
         if job.has_result:
             data = self.store.get_result(job.id)
             if data is not None:
                 return data
-        raise ApiError(
+        raise ClassicApiError(
             400,
             ErrorCode.RESULT_NOT_AVAILABLE,
             f"Job {job.id} has no result: it is {job.status.value}.",
@@ -894,11 +896,11 @@ class Engine:
         """The uploaded Qobj of a job.
 
         Raises:
-            ApiError: 400 (code 3251) if nothing was uploaded.
+            ClassicApiError: 400 (code 3251) if nothing was uploaded.
         """
         data = self.store.get_qobj(job.id) if job.uploaded else None
         if data is None:
-            raise ApiError(
+            raise ClassicApiError(
                 400, ErrorCode.JOB_NOT_UPLOADED, f"Job {job.id} has no Qobj.", "BAD_REQUEST"
             )
         return data

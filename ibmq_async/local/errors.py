@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ApiError", "ErrorCode"]
+__all__ = ["ClassicApiError", "ErrorCode"]
 
 
 class ErrorCode:
@@ -51,7 +51,7 @@ class ErrorCode:
     PULSE_NOT_SIMULATED = 8011
 
 
-class ApiError(Exception):
+class ClassicApiError(Exception):
     """An error answer of the REST API: HTTP status, IBM error code and message.
 
     Args:
@@ -82,21 +82,23 @@ class ApiError(Exception):
         }
 
     @classmethod
-    def bad_request(cls, message: str, code: int = ErrorCode.INVALID_PAYLOAD) -> ApiError:
+    def bad_request(cls, message: str, code: int = ErrorCode.INVALID_PAYLOAD) -> ClassicApiError:
         """A 400 answer for a request the service cannot make sense of."""
         return cls(400, code, message, "BAD_REQUEST")
 
     @classmethod
-    def job_not_found(cls, job_id: str) -> ApiError:
+    def job_not_found(cls, job_id: str) -> ClassicApiError:
         """The 404 answer for a job that does not exist or is not visible to the caller."""
         return cls(404, ErrorCode.JOB_NOT_FOUND, f"Job not found: {job_id}.", "JOB_NOT_FOUND")
 
     @classmethod
-    def backend_not_found(cls, name: str) -> ApiError:
+    def backend_not_found(cls, name: str) -> ClassicApiError:
         """The 404 answer for a backend that does not exist or is not visible to the caller."""
         return cls(404, ErrorCode.BACKEND_NOT_FOUND, f"Backend not found: {name}.", "NOT_FOUND")
 
     @classmethod
-    def unauthorized(cls, message: str, code: int = ErrorCode.INVALID_ACCESS_TOKEN) -> ApiError:
+    def unauthorized(
+        cls, message: str, code: int = ErrorCode.INVALID_ACCESS_TOKEN
+    ) -> ClassicApiError:
         """The 401 answer for a missing, unknown or expired access token."""
         return cls(401, code, message, "AUTHORIZATION_REQUIRED")

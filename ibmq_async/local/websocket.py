@@ -21,7 +21,7 @@ import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ibmq_async.local.engine import Engine
-from ibmq_async.local.errors import ApiError
+from ibmq_async.local.errors import ClassicApiError
 from ibmq_async.models import API_FINAL_STATUSES
 
 __all__ = ["CLOSE_JOB_DONE", "CLOSE_JOB_NOT_FOUND", "LoopWaker", "job_status_stream"]
@@ -92,7 +92,7 @@ async def _authenticate(websocket: WebSocket, engine: Engine) -> Any:
     except ValueError:
         frame = None
     if not isinstance(frame, dict) or frame.get("type") != "authentication":
-        raise ApiError.unauthorized("The first frame must be the authentication frame.")
+        raise ClassicApiError.unauthorized("The first frame must be the authentication frame.")
     token = frame.get("data")
     return engine.auth.authenticate(token if isinstance(token, str) else None)
 
@@ -117,8 +117,10 @@ async def job_status_stream(websocket: WebSocket) -> None:
     try:
         try:
             user = await _authenticate(websocket, engine)
-        except (ApiError, TimeoutError) as error:
-            reason = error.message if isinstance(error, ApiError) else "authentication timed out"
+        except (ClassicApiError, TimeoutError) as error:
+            reason = (
+                error.message if isinstance(error, ClassicApiError) else "authentication timed out"
+            )
             await websocket.close(code=CLOSE_POLICY_VIOLATION, reason=reason)
             return
         await websocket.send_text('{"type":"authenticated"}')
