@@ -4,6 +4,11 @@ Coroutine counterparts of qiskit-ibmq-provider's ``IBMQ``, ``AccountProvider``,
 ``IBMQBackend`` and ``IBMQJob``, on httpx, pydantic, anyio and tenacity. A local IBM Quantum
 service that runs circuits on Qiskit Aer lives in :mod:`ibmq_async.local`.
 
+The same surface on IBM Quantum Platform: ``IBMQ.enable_account(api_key,
+channel="ibm_quantum_platform", instance=crn)`` returns a :class:`PlatformProvider`, whose
+backends (:class:`PlatformBackend`) run circuits as sampler jobs (:class:`PlatformJob`);
+the platform's primitives, sessions and batches are in :mod:`ibmq_async.platform`.
+
 Example:
     >>> from ibmq_async import IBMQ
     >>> provider = await IBMQ.enable_account(token, url=service.url)  # doctest: +SKIP
@@ -36,6 +41,9 @@ from ibmq_async.exceptions import (
 from ibmq_async.job import IBMQJob
 from ibmq_async.jobmanager import IBMQJobManager, ManagedJobSet, ManagedResults
 from ibmq_async.models import JobStatus, QueueInfo
+from ibmq_async.platform.backend import PlatformBackend, PlatformRetiredBackend
+from ibmq_async.platform.job import PlatformJob
+from ibmq_async.platform.provider import PlatformProvider
 from ibmq_async.provider import IBMQ, AccountProvider, IBMQFactory, least_busy
 
 __all__ = [
@@ -65,6 +73,10 @@ __all__ = [
     "JobStatus",
     "ManagedJobSet",
     "ManagedResults",
+    "PlatformBackend",
+    "PlatformJob",
+    "PlatformProvider",
+    "PlatformRetiredBackend",
     "QueueInfo",
     "RetryPolicy",
     "__version__",

@@ -153,6 +153,8 @@ class IBMQBackend:
         )
         self._properties: BackendProperties | None = None
         self._defaults: PulseDefaults | None = None
+        self._target: Any = None
+        self._target_properties: BackendProperties | None = None
 
     # --- identity -----------------------------------------------------------------------
 
@@ -200,6 +202,21 @@ class IBMQBackend:
     def is_simulator(self) -> bool:
         """Whether the backend is a simulator."""
         return bool(self._configuration.simulator)
+
+    @property
+    def target(self) -> Any:
+        """The backend's Qiskit ``Target``, for ``transpile(circuit, target=backend.target)``.
+
+        Built (as on the platform channel, ``ibmq_async.platform.target``) from the
+        configuration and the properties last fetched (``await backend.properties()``
+        first for a noise-aware target). Needs Qiskit (the ``qiskit`` extra).
+        """
+        from ibmq_async.platform.target import backend_target
+
+        if self._target is None or self._target_properties is not self._properties:
+            self._target = backend_target(self._configuration, self._properties)
+            self._target_properties = self._properties
+        return self._target
 
     def __repr__(self) -> str:
         return (

@@ -61,6 +61,8 @@ __all__ = [
     "IBMQManagedResultDataNotAvailable",
     "IBMQNotAuthorizedError",
     "IBMQProviderError",
+    "RateLimitedError",
+    "UsageLimitError",
     "WebsocketAuthenticationError",
     "WebsocketError",
     "WebsocketProtocolError",
@@ -237,6 +239,24 @@ class ApiRateLimitError(ApiStatusError):
 
 class ApiJobLimitError(ApiStatusError):
     """The user's active jobs on the backend reached its limit (IBM error code 3458)."""
+
+
+class RateLimitedError(ApiRateLimitError):
+    """Job creation is rate limited for longer than the client may wait (the platform's
+    429, error code 1302, with a ``Retry-After`` above the retry policy's
+    ``max_retry_after``). No job was made."""
+
+
+class UsageLimitError(ApiStatusError):
+    """The instance has used its allocation: the platform refuses new jobs (HTTP 409,
+    error code 1301). No job was made.
+
+    Attributes:
+        usage: The instance's usage (an ``InstanceUsage``) when it could be read, else
+            ``None``.
+    """
+
+    usage: Any = None
 
 
 class ApiServerError(ApiStatusError):

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ibmq_async.models import PulseQobj, QasmQobj
     from ibmq_async.provider import AccountProvider
 
-__all__ = ["JOB_SET_TAG_PREFIX", "IBMQJob", "StatusCallback"]
+__all__ = ["JOB_SET_TAG_PREFIX", "IBMQJob", "StatusCallback", "job_api_errors"]
 
 JOB_SET_TAG_PREFIX = "ibmq_jobset_"
 """Tags that bind a job to a job set; they survive every tag update."""
@@ -58,7 +58,7 @@ def _visible_tags(tags: Sequence[str]) -> list[str]:
 
 
 @contextmanager
-def _job_api_errors(job_id: str, action: str) -> Iterator[None]:
+def job_api_errors(job_id: str, action: str) -> Iterator[None]:
     """Turn API errors into :class:`IBMQJobApiError`, chained from the cause."""
     try:
         yield
@@ -167,7 +167,7 @@ class IBMQJob:
         return before != (self._status, self._queue_info)
 
     async def _refresh(self, *, timeout: float | None = None) -> None:
-        with _job_api_errors(self.job_id(), "refresh"):
+        with job_api_errors(self.job_id(), "refresh"):
             record = await self._api.jobs.get(self.job_id(), timeout=timeout)
         self._record = record
         self._record_is_final = record.status.is_final
@@ -200,7 +200,7 @@ class IBMQJob:
         """
         if self._status.is_final:
             return self._status.job_status
-        with _job_api_errors(self.job_id(), "get the status of"):
+        with job_api_errors(self.job_id(), "get the status of"):
             response = await self._api.jobs.status(self.job_id(), timeout=timeout)
         self._apply_status(response)
         return self._status.job_status
@@ -323,7 +323,7 @@ class IBMQJob:
         yield last
         if self._status.is_final:
             return
-        with _job_api_errors(self.job_id(), "watch"):
+        with job_api_errors(self.job_id(), "watch"):
             async for response in self._api.waits.watch(self.job_id()):
                 self._apply_status(response)
                 current = self._status.job_status
@@ -365,7 +365,7 @@ class IBMQJob:
             )
         result: Result | None = None
         if self._status is ApiJobStatus.COMPLETED:
-            with _job_api_errors(self.job_id(), "download the result of"):
+            with job_api_errors(self.job_id(), "download the result of"):
                 result = await self._api.storage.result(self.job_id())
         elif self._status is ApiJobStatus.ERROR_RUNNING_JOB:
             try:
@@ -461,7 +461,7 @@ class IBMQJob:
             IBMQJobApiError: The service refused or could not be reached.
         """
         if not self._status.is_final:
-            with _job_api_errors(self.job_id(), "cancel"):
+            with job_api_errors(self.job_id(), "cancel"):
                 await self._api.jobs.cancel(self.job_id(), timeout=timeout)
             await self.wait_for_final_state(timeout=timeout)
         if self._status is ApiJobStatus.CANCELLED:
@@ -503,7 +503,7 @@ class IBMQJob:
         """
         if not isinstance(name, str):
             raise IBMQInputValueError(f"a job name must be a string, got {type(name).__name__}")
-        with _job_api_errors(self.job_id(), "rename"):
+        with job_api_errors(self.job_id(), "rename"):
             echoed = await self._api.jobs.rename(self.job_id(), name)
         self._record = self._record.model_copy(update={"name": echoed})
         return echoed
@@ -552,7 +552,7 @@ class IBMQJob:
                 t for t in dict.fromkeys([*current, *(additional_tags or ())]) if t not in removal
             ]
         wanted += [t for t in current if t.startswith(reserved) and t not in wanted]
-        with _job_api_errors(self.job_id(), "update the tags of"):
+        with job_api_errors(self.job_id(), "update the tags of"):
             echoed = await self._api.jobs.retag(self.job_id(), wanted)
         self._record = self._record.model_copy(update={"tags": list(echoed)})
         return _visible_tags(echoed)
@@ -563,7 +563,7 @@ class IBMQJob:
         Raises:
             IBMQJobApiError: The request failed.
         """
-        with _job_api_errors(self.job_id(), "get the properties of"):
+        with job_api_errors(self.job_id(), "get the properties of"):
             return await self._api.jobs.properties(self.job_id())
 
     async def qobj(self) -> QasmQobj | PulseQobj:
@@ -573,7 +573,7 @@ class IBMQJob:
             IBMQJobApiError: The download failed.
         """
         if self._qobj is None:
-            with _job_api_errors(self.job_id(), "download the Qobj of"):
+            with job_api_errors(self.job_id(), "download the Qobj of"):
                 self._qobj = await self._api.storage.qobj(self.job_id())
         return self._qobj
 

@@ -3,6 +3,11 @@
 ``IBMQ.enable_account`` logs in and builds one :class:`AccountProvider` per
 hub/group/project of the account. All providers of an account share one connection (one
 ``httpx.AsyncClient``); closing a provider, or ``IBMQ.disable_account()``, closes it.
+
+With ``channel="ibm_quantum_platform"`` the same factory enables an account of IBM Quantum
+Platform and returns the :class:`~ibmq_async.platform.provider.PlatformProvider` of its
+instance (``ibmq_async.platform``). Backend filtering (:class:`BackendCollection`,
+:func:`filter_backends`) and :func:`least_busy` serve the backends of both channels.
 """
 
 # Every public coroutine takes timeout= by design (docs/architecture.md, principle 2).
@@ -13,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
 
 import anyio
 import httpx
@@ -29,11 +34,17 @@ from ibmq_async.backend import (
 )
 from ibmq_async.credentials import (
     DEFAULT_AUTH_URL,
+    PLATFORM_CHANNEL,
     Credentials,
+    PlatformCredentials,
+    check_channel,
     delete_credentials,
-    load_credentials,
+    delete_platform_credentials,
+    load_account_credentials,
     read_saved_credentials,
+    read_saved_platform_credentials,
     save_credentials,
+    save_platform_credentials,
 )
 from ibmq_async.exceptions import (
     ApiAuthenticationError,
@@ -41,6 +52,7 @@ from ibmq_async.exceptions import (
     AuthenticationLicenseError,
     IBMQAccountCredentialsNotFound,
     IBMQAccountError,
+    IBMQAccountValueError,
     IBMQBackendValueError,
     IBMQError,
     IBMQProviderError,
@@ -56,8 +68,16 @@ from ibmq_async.models import (
 if TYPE_CHECKING:
     from ibmq_async.api.classic import ProjectClient
     from ibmq_async.job import IBMQJob
+    from ibmq_async.platform.provider import PlatformProvider
 
-__all__ = ["IBMQ", "AccountProvider", "BackendCollection", "IBMQFactory", "least_busy"]
+__all__ = [
+    "IBMQ",
+    "AccountProvider",
+    "BackendCollection",
+    "IBMQFactory",
+    "filter_backends",
+    "least_busy",
+]
 
 logger = logging.getLogger("ibmq_async")
 
@@ -72,17 +92,55 @@ _BACKEND_ALIASES = {
 }
 
 
-class BackendCollection:
+class _BackendLike(Protocol):
+    """What filtering and ``least_busy`` need of a backend, on either channel."""
+
+    def name(self) -> str: ...
+
+    def configuration(self) -> Any: ...
+
+    async def status(self, *, timeout: float | None = None) -> BackendStatus: ...
+
+    async def reservations(
+        self,
+        start_datetime: datetime | None = None,
+        end_datetime: datetime | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> list[BackendReservation]: ...
+
+
+B = TypeVar("B", bound=_BackendLike)
+
+
+class _BackendSource(Protocol[B]):
+    """A provider, as its :class:`BackendCollection` sees it."""
+
+    @property
+    def _backends(self) -> Mapping[str, B]: ...
+
+    async def _filter_backends(
+        self,
+        *,
+        name: str | None,
+        filters: Callable[[B], bool] | None,
+        min_num_qubits: int | None,
+        input_allowed: str | Sequence[str] | None,
+        **kwargs: Any,
+    ) -> list[B]: ...
+
+
+class BackendCollection(Generic[B]):
     """The backends of a provider: call it to filter, or use attribute access by name.
 
     ``provider.backends.ibmq_vigo`` is the backend named ``ibmq_vigo``;
     ``await provider.backends(min_num_qubits=5, operational=True)`` filters.
     """
 
-    def __init__(self, provider: AccountProvider) -> None:
+    def __init__(self, provider: _BackendSource[B]) -> None:
         self._provider = provider
 
-    def __getattr__(self, name: str) -> IBMQBackend:
+    def __getattr__(self, name: str) -> B:
         if name.startswith("_"):
             raise AttributeError(name)
         try:
@@ -96,7 +154,7 @@ class BackendCollection:
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._provider._backends))
 
-    def __iter__(self) -> Iterator[IBMQBackend]:
+    def __iter__(self) -> Iterator[B]:
         return iter(list(self._provider._backends.values()))
 
     def __len__(self) -> int:
@@ -108,11 +166,11 @@ class BackendCollection:
     async def __call__(
         self,
         name: str | None = None,
-        filters: Callable[[IBMQBackend], bool] | None = None,
+        filters: Callable[[B], bool] | None = None,
         min_num_qubits: int | None = None,
         input_allowed: str | Sequence[str] | None = None,
         **kwargs: Any,
-    ) -> list[IBMQBackend]:
+    ) -> list[B]:
         """Filter the backends, as the original client did.
 
         Each keyword argument is compared with the backend configuration when every
@@ -143,6 +201,53 @@ class BackendCollection:
         )
 
 
+async def filter_backends(
+    backends: Sequence[B],
+    *,
+    name: str | None = None,
+    filters: Callable[[B], bool] | None = None,
+    min_num_qubits: int | None = None,
+    input_allowed: str | Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[B]:
+    """The backends that match, as :class:`BackendCollection` filters them (either channel).
+
+    Raises:
+        IBMQBackendApiError: A status was needed and could not be fetched.
+    """
+    if name is not None:
+        wanted = _BACKEND_ALIASES.get(name, name)
+        backends = [b for b in backends if b.name() == wanted]
+    if min_num_qubits is not None:
+        backends = [b for b in backends if b.configuration().n_qubits >= min_num_qubits]
+    if input_allowed is not None:
+        wanted_inputs = {input_allowed} if isinstance(input_allowed, str) else set(input_allowed)
+        backends = [
+            b
+            for b in backends
+            if wanted_inputs <= set(getattr(b.configuration(), "input_allowed", None) or ())
+        ]
+    config_filters = {
+        k: v for k, v in kwargs.items() if all(hasattr(b.configuration(), k) for b in backends)
+    }
+    status_filters = {k: v for k, v in kwargs.items() if k not in config_filters}
+    backends = [
+        b
+        for b in backends
+        if all(getattr(b.configuration(), k) == v for k, v in config_filters.items())
+    ]
+    if status_filters:
+        statuses = await _statuses(backends)
+        backends = [
+            b
+            for b, status in zip(backends, statuses, strict=True)
+            if all(getattr(status, k, _MISSING) == v for k, v in status_filters.items())
+        ]
+    if filters is not None:
+        backends = [b for b in backends if filters(b)]
+    return list(backends)
+
+
 class AccountProvider:
     """The backends and jobs of one hub/group/project of an account.
 
@@ -162,7 +267,7 @@ class AccountProvider:
         self._credentials = credentials
         self._backends: dict[str, IBMQBackend] = {}
         self._retired: dict[str, IBMQBackend] = {}
-        self.backends = BackendCollection(self)
+        self.backends: BackendCollection[IBMQBackend] = BackendCollection(self)
 
     async def _discover_backends(self) -> None:
         configurations = await self._api.backends.configurations()
@@ -271,40 +376,14 @@ class AccountProvider:
         input_allowed: str | Sequence[str] | None,
         **kwargs: Any,
     ) -> list[IBMQBackend]:
-        backends = list(self._backends.values())
-        if name is not None:
-            wanted = _BACKEND_ALIASES.get(name, name)
-            backends = [b for b in backends if b.name() == wanted]
-        if min_num_qubits is not None:
-            backends = [b for b in backends if b.configuration().n_qubits >= min_num_qubits]
-        if input_allowed is not None:
-            wanted_inputs = (
-                {input_allowed} if isinstance(input_allowed, str) else set(input_allowed)
-            )
-            backends = [
-                b
-                for b in backends
-                if wanted_inputs <= set(getattr(b.configuration(), "input_allowed", None) or ())
-            ]
-        config_filters = {
-            k: v for k, v in kwargs.items() if all(hasattr(b.configuration(), k) for b in backends)
-        }
-        status_filters = {k: v for k, v in kwargs.items() if k not in config_filters}
-        backends = [
-            b
-            for b in backends
-            if all(getattr(b.configuration(), k) == v for k, v in config_filters.items())
-        ]
-        if status_filters:
-            statuses = await _statuses(backends)
-            backends = [
-                b
-                for b, status in zip(backends, statuses, strict=True)
-                if all(getattr(status, k, _MISSING) == v for k, v in status_filters.items())
-            ]
-        if filters is not None:
-            backends = [b for b in backends if filters(b)]
-        return backends
+        return await filter_backends(
+            list(self._backends.values()),
+            name=name,
+            filters=filters,
+            min_num_qubits=min_num_qubits,
+            input_allowed=input_allowed,
+            **kwargs,
+        )
 
     def backend_for_job(self, record: JobRecord) -> IBMQBackend:
         """The backend a job record names, or a retired stand-in if it is not listed."""
@@ -423,11 +502,11 @@ class AccountProvider:
 _MISSING = object()
 
 
-async def _statuses(backends: Sequence[IBMQBackend]) -> list[BackendStatus]:
+async def _statuses(backends: Sequence[_BackendLike]) -> list[BackendStatus]:
     """Fetch the status of every backend concurrently."""
     results: list[BackendStatus | None] = [None] * len(backends)
 
-    async def fetch(index: int, backend: IBMQBackend) -> None:
+    async def fetch(index: int, backend: _BackendLike) -> None:
         results[index] = await backend.status()
 
     async with anyio.create_task_group() as group:
@@ -436,10 +515,8 @@ async def _statuses(backends: Sequence[IBMQBackend]) -> list[BackendStatus]:
     return [status for status in results if status is not None]
 
 
-async def least_busy(
-    backends: Sequence[IBMQBackend], reservation_lookahead: float | None = 60
-) -> IBMQBackend:
-    """The operational backend with the fewest pending jobs.
+async def least_busy(backends: Sequence[B], reservation_lookahead: float | None = 60) -> B:
+    """The operational backend with the fewest pending jobs (of either channel).
 
     Statuses and reservations are fetched for all backends concurrently. A backend is
     skipped if it is not operational, its status message is not ``"active"``, or it has a
@@ -460,7 +537,7 @@ async def least_busy(
     statuses: list[BackendStatus | None] = [None] * len(backends)
     reserved = [False] * len(backends)
 
-    async def inspect_backend(index: int, backend: IBMQBackend) -> None:
+    async def inspect_backend(index: int, backend: B) -> None:
         statuses[index] = await backend.status()
         if reservation_lookahead is not None and not isinstance(backend, IBMQRetiredBackend):
             reservations = await backend.reservations(now, end)
@@ -497,13 +574,15 @@ def _first_error(error: BaseException) -> BaseException:
     return error
 
 
-def _token_refused(error: ApiAuthenticationError, url: str) -> ApiAuthenticationError:
+def _token_refused(
+    error: ApiAuthenticationError, url: str, what: str = "API token"
+) -> ApiAuthenticationError:
     """The login error as a user should read it: the token was refused, and by whom."""
     if isinstance(error, AuthenticationLicenseError):
         return error
     reason = error.error_message or error.message
     return ApiAuthenticationError(
-        f"The API token was refused by the service at {url} ({reason})",
+        f"The {what} was refused by the service at {url} ({reason})",
         status_code=error.status_code,
         error_code=error.error_code,
         error_message=error.error_message,
@@ -515,62 +594,176 @@ def _token_refused(error: ApiAuthenticationError, url: str) -> ApiAuthentication
     )
 
 
+def _is_platform(channel: str | None) -> bool:
+    """Whether ``channel`` is the platform's (``None`` is the classic channel).
+
+    Raises:
+        IBMQAccountValueError: ``channel`` is not a channel name.
+    """
+    return channel is not None and check_channel(channel) == PLATFORM_CHANNEL
+
+
 class IBMQFactory:
     """Enables an account and hands out its providers (the global :data:`IBMQ`).
 
-    One account at a time per factory; create more factories for more accounts.
+    One account at a time per factory, of either channel: the classic API
+    (``channel="ibm_quantum"``, the default) or IBM Quantum Platform
+    (``channel="ibm_quantum_platform"``); create more factories for more accounts.
     """
 
     def __init__(self) -> None:
         self._connection: Connection | None = None
         self._credentials: Credentials | None = None
         self._providers: dict[tuple[str, str, str], AccountProvider] = {}
+        self._platform: PlatformProvider | None = None
 
+    def _check_no_account(self) -> None:
+        if self._connection is not None or self._platform is not None:
+            raise IBMQAccountError(
+                "An account is already in use; call 'await IBMQ.disable_account()' first"
+            )
+
+    @overload
     async def enable_account(
         self,
         token: str,
-        url: str = DEFAULT_AUTH_URL,
+        url: str | None = None,
         hub: str | None = None,
         group: str | None = None,
         project: str | None = None,
         proxies: Mapping[str, Any] | None = None,
         verify: bool = True,
         *,
+        channel: Literal["ibm_quantum"] | None = None,
         timeout: httpx.Timeout | float | None = None,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-    ) -> AccountProvider | None:
+    ) -> AccountProvider | None: ...
+
+    @overload
+    async def enable_account(
+        self,
+        token: str,
+        url: str | None = None,
+        *,
+        channel: Literal["ibm_quantum_platform", "ibm_cloud"],
+        instance: str | None = None,
+        iam_url: str | None = None,
+        proxies: Mapping[str, Any] | None = None,
+        verify: bool = True,
+        timeout: httpx.Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        job_rate: tuple[int, float] | None = None,
+    ) -> PlatformProvider: ...
+
+    @overload
+    async def enable_account(
+        self,
+        token: str,
+        url: str | None = None,
+        hub: str | None = None,
+        group: str | None = None,
+        project: str | None = None,
+        proxies: Mapping[str, Any] | None = None,
+        verify: bool = True,
+        *,
+        channel: str | None = None,
+        instance: str | None = None,
+        iam_url: str | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        job_rate: tuple[int, float] | None = None,
+    ) -> AccountProvider | PlatformProvider | None: ...
+
+    async def enable_account(
+        self,
+        token: str,
+        url: str | None = None,
+        hub: str | None = None,
+        group: str | None = None,
+        project: str | None = None,
+        proxies: Mapping[str, Any] | None = None,
+        verify: bool = True,
+        *,
+        channel: str | None = None,
+        instance: str | None = None,
+        iam_url: str | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        job_rate: tuple[int, float] | None = None,
+    ) -> AccountProvider | PlatformProvider | None:
         """Log in and build the account's providers.
 
+        Classic channel (the default): ``enable_account(token, url=...)`` logs in with the
+        API token and builds one provider per hub/group/project. Platform channel:
+        ``enable_account(api_key, channel="ibm_quantum_platform", instance=crn)``
+        exchanges the API key at IAM for a bearer token (refreshed before it expires),
+        checks the instance and returns its :class:`~ibmq_async.platform.provider.PlatformProvider`.
+
         Args:
-            token: The IBM Quantum API token.
-            url: The authentication URL (the local service's ``service.url`` works).
-            hub: Hub of the provider to return (with group and project).
+            token: The IBM Quantum API token (classic) or the IBM Cloud API key (platform).
+            url: Classic: the authentication URL (the local service's ``service.url``
+                works; IBM's by default). Platform: the API root to which the client
+                appends ``/v1/...`` (the local service's ``service.url``); by default the
+                platform's of the instance's region.
+            hub: Hub of the provider to return (with group and project; classic only).
             group: Group of the provider to return.
             project: Project of the provider to return.
             proxies: Proxy settings: ``{"urls": {"http": ..., "https": ...}}``.
             verify: Verify TLS certificates (default ``True``).
+            channel: ``"ibm_quantum"`` (classic, the default) or ``"ibm_quantum_platform"``
+                (``"ibm_cloud"`` is the same).
+            instance: Platform: the instance's CRN.
+            iam_url: Platform: the IAM host of ``/identity/token`` (the local service's
+                ``service.root``); by default ``IAM_URL`` or ``https://iam.cloud.ibm.com``.
             timeout: Default timeout of every request (seconds or ``httpx.Timeout``).
             retry: Default retry policy of every request.
             transport: An httpx transport (e.g. ``httpx.ASGITransport``), for tests.
+            job_rate: Platform: pace job creation to at most ``(jobs, seconds)`` from the
+                start (by default the pace follows the service's 429 answers).
 
         Returns:
-            The default provider (the project flagged default), the one asked for, or
-            ``None`` if the account has no projects.
+            Classic: the default provider (the project flagged default), the one asked for,
+            or ``None`` if the account has no projects. Platform: the instance's provider.
 
         Raises:
             IBMQAccountError: An account is already enabled on this factory.
+            IBMQAccountValueError: An argument is not valid for the channel (a malformed
+                CRN, ``instance`` without the platform channel...), before any request.
             IBMQProviderError: hub/group/project were given and do not match exactly one.
-            ApiError: Logging in failed (a refused token: ``ApiAuthenticationError``, whose
-                message says the token was refused and by which service).
+            ApiError: Logging in failed (a refused token or key: ``ApiAuthenticationError``,
+                whose message says it was refused and by which service).
         """
-        if self._connection is not None:
-            raise IBMQAccountError(
-                "An account is already in use; call 'await IBMQ.disable_account()' first"
+        self._check_no_account()
+        if _is_platform(channel):
+            if hub or group or project:
+                raise IBMQAccountValueError(
+                    "hub, group and project are the classic channel's; on the platform "
+                    "channel give instance=<the instance's CRN>"
+                )
+            platform = PlatformCredentials(
+                token=token,
+                instance=instance,
+                url=url,
+                iam_url=iam_url,
+                channel=channel or PLATFORM_CHANNEL,
+                proxies=proxies,
+                verify=verify,
+            )
+            return await self._enable_platform(
+                platform, timeout=timeout, retry=retry, transport=transport, job_rate=job_rate
+            )
+        if instance is not None or iam_url is not None or job_rate is not None:
+            raise IBMQAccountValueError(
+                "instance, iam_url and job_rate are the platform channel's: pass "
+                f"channel={PLATFORM_CHANNEL!r} too"
             )
         credentials = Credentials(
             token=token,
-            url=url,
+            url=url or DEFAULT_AUTH_URL,
             hub=hub,
             group=group,
             project=project,
@@ -618,6 +811,50 @@ class IBMQFactory:
                 raise
         return next(iter(providers.values()))
 
+    async def _enable_platform(
+        self,
+        credentials: PlatformCredentials,
+        *,
+        timeout: httpx.Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        job_rate: tuple[int, float] | None = None,
+    ) -> PlatformProvider:
+        from ibmq_async.api.platform import PlatformClient
+        from ibmq_async.platform.provider import PlatformProvider
+
+        if credentials.instance is None or credentials.crn is None:
+            given = "no instance" if credentials.instance is None else repr(credentials.instance)
+            raise IBMQAccountValueError(
+                f"the platform channel needs the instance's CRN (got {given}): "
+                "instance='crn:v1:bluemix:public:quantum-computing:<region>:a/<account>:"
+                "<instance>::', as IBM Cloud shows it for your instance"
+            )
+        iam_url = credentials.resolved_iam_url()
+        try:
+            client = await PlatformClient.connect(
+                credentials.token,
+                credentials.instance,
+                url=credentials.api_url,
+                iam_url=iam_url,
+                proxies=credentials.proxies,
+                verify=credentials.verify,
+                timeout=timeout,
+                retry=retry,
+                transport=transport,
+                job_rate=job_rate,
+            )
+        except ApiAuthenticationError as error:
+            raise _token_refused(error, iam_url, "API key") from error
+        provider = PlatformProvider(self, client, credentials)
+        try:
+            await provider._discover_backends()
+        except BaseException:
+            await client.aclose()
+            raise
+        self._platform = provider
+        return provider
+
     async def _build_providers(
         self, connection: Connection, credentials: Credentials
     ) -> dict[tuple[str, str, str], AccountProvider]:
@@ -642,19 +879,44 @@ class IBMQFactory:
                 group.start_soon(build, key)
         return {key: provider for key, provider in built.items() if provider is not None}
 
-    async def load_account(self) -> AccountProvider | None:
-        """Enable the account from ``QE_TOKEN``/``QE_URL`` (and ``QE_HUB``...) or the saved file.
+    async def load_account(
+        self,
+        channel: str | None = None,
+        *,
+        timeout: httpx.Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> AccountProvider | PlatformProvider | None:
+        """Enable the account of the environment or the saved one, of either channel.
+
+        Without ``channel`` (and no platform channel in ``QISKIT_IBM_CHANNEL``), the
+        first found of: the classic account of the environment (``QE_TOKEN``, ``QE_URL``,
+        ``QE_HUB``...), the platform account of the environment (``QISKIT_IBM_TOKEN``,
+        ``QISKIT_IBM_INSTANCE``, ``QISKIT_IBM_URL``, ``QISKIT_IBM_CHANNEL``), the classic
+        account saved, the platform account saved, and the account qiskit-ibm-runtime saved
+        (``~/.qiskit/qiskit-ibm.json``, read-only). With a ``channel``, that channel's.
+
+        Args:
+            channel: ``"ibm_quantum"`` or ``"ibm_quantum_platform"``: load that channel's
+                account only.
+            timeout: Default timeout of every request.
+            retry: Default retry policy of every request.
+            transport: An httpx transport, for tests.
 
         Raises:
-            IBMQAccountCredentialsNotFound: No account in the environment or the file.
+            IBMQAccountCredentialsNotFound: No account was found; the message says where
+                it looked.
+            IBMQAccountCredentialsInvalidFormat: What was found is malformed.
             IBMQAccountError: An account is already enabled.
             ApiError: Logging in failed.
         """
-        if self._connection is not None:
-            raise IBMQAccountError(
-                "An account is already in use; call 'await IBMQ.disable_account()' first"
+        self._check_no_account()
+        credentials = load_account_credentials(channel)
+        if isinstance(credentials, PlatformCredentials):
+            return await self._enable_platform(
+                credentials, timeout=timeout, retry=retry, transport=transport
             )
-        return await self._enable(load_credentials())
+        return await self._enable(credentials, timeout=timeout, retry=retry, transport=transport)
 
     async def disable_account(self) -> None:
         """Forget the active account and close its connection.
@@ -662,6 +924,10 @@ class IBMQFactory:
         Raises:
             IBMQAccountCredentialsNotFound: No account is enabled.
         """
+        if self._platform is not None:
+            platform, self._platform = self._platform, None
+            await platform.api.aclose()
+            return
         if self._connection is None:
             raise IBMQAccountCredentialsNotFound("No account is in use")
         connection = self._connection
@@ -676,29 +942,76 @@ class IBMQFactory:
             self._credentials = None
             self._providers = {}
 
+    def _forget_platform(self, provider: PlatformProvider) -> None:
+        if self._platform is provider:
+            self._platform = None
+
     @staticmethod
     def save_account(
         token: str,
-        url: str = DEFAULT_AUTH_URL,
+        url: str | None = None,
         hub: str | None = None,
         group: str | None = None,
         project: str | None = None,
         overwrite: bool = False,
         proxies: Mapping[str, Any] | None = None,
         verify: bool = True,
+        *,
+        channel: str | None = None,
+        instance: str | None = None,
+        iam_url: str | None = None,
     ) -> None:
         """Save an account to disk (atomically, mode 0600), for ``load_account``.
 
-        Any URL may be saved (a local service's too).
+        The classic account and the platform account are kept side by side in the same
+        file; any URL may be saved (a local service's too).
+
+        Args:
+            token: The API token (classic) or API key (platform).
+            url: The authentication URL (classic) or API root (platform).
+            hub: Classic: the hub of the default provider (with group and project).
+            group: Classic: the group.
+            project: Classic: the project.
+            overwrite: Replace the account of the channel if one is saved.
+            proxies: Proxy settings.
+            verify: Verify TLS certificates.
+            channel: ``"ibm_quantum"`` (the default) or ``"ibm_quantum_platform"``.
+            instance: Platform: the instance's CRN.
+            iam_url: Platform: the IAM host.
 
         Raises:
-            IBMQAccountValueError: An account is saved already and ``overwrite`` is false,
-                or hub/group/project were not given together.
+            IBMQAccountValueError: An account of the channel is saved already and
+                ``overwrite`` is false, an argument is not valid for the channel, or
+                hub/group/project were not given together.
             IBMQAccountCredentialsInvalidToken: The token is empty.
         """
+        if _is_platform(channel):
+            if hub or group or project:
+                raise IBMQAccountValueError(
+                    "hub, group and project are the classic channel's; on the platform "
+                    "channel give instance=<the instance's CRN>"
+                )
+            save_platform_credentials(
+                PlatformCredentials(
+                    token=token,
+                    instance=instance,
+                    url=url,
+                    iam_url=iam_url,
+                    channel=channel or PLATFORM_CHANNEL,
+                    proxies=proxies,
+                    verify=verify,
+                ),
+                overwrite=overwrite,
+            )
+            return
+        if instance is not None or iam_url is not None:
+            raise IBMQAccountValueError(
+                "instance and iam_url are the platform channel's: pass "
+                f"channel={PLATFORM_CHANNEL!r}"
+            )
         credentials = Credentials(
             token=token,
-            url=url,
+            url=url or DEFAULT_AUTH_URL,
             hub=hub,
             group=group,
             project=project,
@@ -708,38 +1021,71 @@ class IBMQFactory:
         save_credentials(credentials, overwrite=overwrite)
 
     @staticmethod
-    def delete_account() -> None:
-        """Delete the saved account.
+    def delete_account(channel: str | None = None) -> None:
+        """Delete the saved account of the channel (classic by default); the other
+        channel's stays.
 
         Raises:
-            IBMQAccountCredentialsNotFound: No account is saved.
+            IBMQAccountCredentialsNotFound: No account of the channel is saved.
         """
-        delete_credentials()
+        if _is_platform(channel):
+            delete_platform_credentials()
+        else:
+            delete_credentials()
 
     @staticmethod
-    def stored_account() -> dict[str, str]:
-        """The saved account as ``{"token", "url"}`` (empty if nothing is saved)."""
+    def stored_account(channel: str | None = None) -> dict[str, str]:
+        """The saved account of the channel (classic by default), as ``{"token", "url"}``,
+        plus ``"channel"`` and ``"instance"`` for the platform's (empty if none is saved)."""
+        if _is_platform(channel):
+            platform = read_saved_platform_credentials()
+            if platform is None:
+                return {}
+            return {
+                "channel": platform.channel,
+                "token": platform.token,
+                "url": platform.api_url,
+                "instance": platform.instance or "",
+            }
         saved = read_saved_credentials()
         return {"token": saved.token, "url": saved.url} if saved else {}
 
     def active_account(self) -> dict[str, str] | None:
-        """The enabled account as ``{"token", "url"}``, or ``None``."""
+        """The enabled account as ``{"token", "url"}`` (plus ``"channel"`` and
+        ``"instance"`` on the platform channel), or ``None``."""
+        if self._platform is not None:
+            platform = self._platform.credentials
+            return {
+                "channel": platform.channel,
+                "token": platform.token,
+                "url": platform.api_url,
+                "instance": self._platform.instance,
+            }
         if self._credentials is None:
             return None
         return {"token": self._credentials.token, "url": self._credentials.url}
 
-    def providers(
-        self, hub: str | None = None, group: str | None = None, project: str | None = None
-    ) -> list[AccountProvider]:
-        """The providers of the enabled account matching the given names.
-
-        Raises:
-            IBMQAccountCredentialsNotFound: No account is enabled.
-        """
+    def _check_classic(self) -> None:
+        if self._platform is not None:
+            raise IBMQProviderError(
+                "The account in use is of the platform channel: its one provider (of its "
+                "instance) is the one enable_account() returned"
+            )
         if self._connection is None:
             raise IBMQAccountCredentialsNotFound(
                 "No account is in use; call 'await IBMQ.enable_account(...)' first"
             )
+
+    def providers(
+        self, hub: str | None = None, group: str | None = None, project: str | None = None
+    ) -> list[AccountProvider]:
+        """The providers of the enabled (classic) account matching the given names.
+
+        Raises:
+            IBMQAccountCredentialsNotFound: No account is enabled.
+            IBMQProviderError: The account is of the platform channel (it has one provider).
+        """
+        self._check_classic()
         return [
             provider
             for (h, g, p), provider in self._providers.items()
