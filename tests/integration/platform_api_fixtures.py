@@ -32,10 +32,15 @@ ASGI_ROOT = "http://platform.test"
 
 
 def platform_config(
-    *, jobs_per_minute: int = 0, rate_window_seconds: float = 60.0, **changes: Any
+    *,
+    jobs_per_minute: int = 0,
+    rate_window_seconds: float = 60.0,
+    allocation_seconds: float | None = None,
+    **changes: Any,
 ) -> LocalServiceConfig:
-    """Two users, each with an instance of their own; a simulator, a paused lima (no
-    simulation: its jobs stay queued until resumed) and a running lima."""
+    """Two users, each with an instance of their own (``A``'s with ``allocation_seconds``);
+    a simulator, a paused lima (no simulation: its jobs stay queued until resumed) and a
+    running lima. Alice may create ``jobs_per_minute`` jobs per ``rate_window_seconds``."""
     return LocalServiceConfig(
         users=[
             UserConfig(
@@ -48,7 +53,7 @@ def platform_config(
             UserConfig(token="classic-b", id="bob", api_key=KEY_B, instances=[B]),
         ],
         instances=[
-            InstanceConfig(crn=A, name="alpha", plan="open"),
+            InstanceConfig(crn=A, name="alpha", plan="open", allocation_seconds=allocation_seconds),
             InstanceConfig(crn=B, name="beta", plan="open"),
         ],
         backends=[

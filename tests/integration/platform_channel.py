@@ -17,6 +17,8 @@ API_KEY = "channel-api-key-3c9f2e1d7b"
 CLASSIC_TOKEN = "channel-classic-token-8a7b6c"
 INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/chan0acct:chan0inst::"
 OTHER_INSTANCE = "crn:v1:bluemix:public:quantum-computing:eu-de:a/chan0acct:chan0other::"
+SPENT_INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/chan0acct:chan0spent::"
+"""An instance whose allocation (0 s) is used up: job creation is refused."""
 SIMULATOR = "ibmq_qasm_simulator"
 VIGO = "ibmq_vigo"
 LIMA = "ibmq_lima"
@@ -34,13 +36,14 @@ def channel_config(**settings: Any) -> LocalServiceConfig:
                 token=CLASSIC_TOKEN,
                 id="channel-user",
                 api_key=API_KEY,
-                instances=[INSTANCE, OTHER_INSTANCE],
+                instances=[INSTANCE, OTHER_INSTANCE, SPENT_INSTANCE],
                 jobs_per_minute=0,
             )
         ],
         instances=[
             InstanceConfig(crn=INSTANCE, name="channel"),
             InstanceConfig(crn=OTHER_INSTANCE, name="other"),
+            InstanceConfig(crn=SPENT_INSTANCE, name="spent", allocation_seconds=0.0),
         ],
         backends=[
             BackendConfig(name=SIMULATOR, device="simulator", workers=2),

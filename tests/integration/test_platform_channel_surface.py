@@ -17,6 +17,7 @@ from platform_channel import (
     PAUSED,
     SIMULATOR,
     SLOW,
+    SPENT_INSTANCE,
     VIGO,
     CountingTransport,
     channel_config,
@@ -40,7 +41,7 @@ from ibmq_async import (
     least_busy,
 )
 from ibmq_async.api import SUBMISSION_TAG_PREFIX
-from ibmq_async.exceptions import IBMQInputValueError
+from ibmq_async.exceptions import IBMQInputValueError, UsageLimitError
 from ibmq_async.local import LocalService
 from ibmq_async.models import BackendProperties, BackendStatus, PulseDefaults, Result
 from ibmq_async.models.platform import InstanceUsage, JobMetrics
@@ -160,6 +161,20 @@ async def test_job_limit_remaining_jobs_and_usage(service: LocalService) -> None
             assert await paused.remaining_jobs_count() is None
         finally:
             assert await job.cancel(timeout=30)
+
+
+async def test_an_instance_that_used_its_allocation_refuses_jobs_with_the_usage(
+    service: LocalService,
+) -> None:
+    async with platform_provider(service, instance=SPENT_INSTANCE) as provider:
+        simulator = provider.get_backend(SIMULATOR)
+        assert await simulator.remaining_jobs_count() == 0
+        assert (await simulator.job_limit()).remaining_jobs == 0
+        with pytest.raises(UsageLimitError) as refused:
+            await simulator.run(flip(), shots=2)
+        assert refused.value.usage is not None
+        assert refused.value.usage.usage_limit_reached is True
+        assert await provider.jobs(limit=None) == []  # no job was made
 
 
 # --- run and results -------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from ibmq_async.api.submission import (
 from ibmq_async.api.waits import JobWaits, PollingPolicy
 from ibmq_async.credentials import PlatformCredentials
 from ibmq_async.exceptions import (
+    ApiProtocolError,
     ApiStatusError,
     ApiTimeoutError,
     IBMQAccountCredentialsNotFound,
@@ -389,12 +390,20 @@ class PlatformClient:
                 )
 
         async def create() -> Created[None, Job]:
-            made = await jobs.create(
-                content,
-                pace=pace,
-                slot=turn.pop() if turn else None,
-                retry=step_policy,
-            )
+            try:
+                made = await jobs.create(
+                    content,
+                    pace=pace,
+                    slot=turn.pop() if turn else None,
+                    retry=step_policy,
+                )
+            except ApiProtocolError:
+                # The service made the job (it answered 2xx) but its answer cannot be
+                # read: the job is the one with the tag.
+                found = await jobs.find_by_tag(tag, retry=SINGLE_ATTEMPT)
+                if found:
+                    return Created(found[0].id, started=found[0])
+                raise
             return Created(made.id)
 
         async def find() -> list[Job]:

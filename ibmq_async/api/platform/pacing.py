@@ -130,8 +130,8 @@ class Pacer:
         Waits as long as the pace says (cancel it, or bound it with a timeout, to give
         up); nothing is sent while waiting.
         """
+        waited = self._turn.locked()  # behind another caller that waits for its turn
         async with self._turn:
-            waited = False
             while True:
                 changed = self._changed
                 wait = self._wait(anyio.current_time())
