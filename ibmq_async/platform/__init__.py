@@ -1,9 +1,13 @@
 """The platform channel: the SDK on today's IBM Quantum Platform (the runtime REST API).
 
-This package is where the platform channel's own surface lives (docs/platform.md): the
-primitives, sessions and batches (``from ibmq_async.platform import Sampler, Estimator,
-Session, Batch`` once they are built on the channel's HTTP resources), and the pieces
-they and ``backend.run`` on this channel rest on, which need no HTTP and are here now:
+This package is the platform channel's own surface (docs/platform.md):
+
+* :mod:`~ibmq_async.platform.primitives`: :class:`Sampler` and :class:`Estimator`,
+  whose ``await run(pubs)`` submits a job and returns it;
+* :mod:`~ibmq_async.platform.sessions`: :class:`Session` and :class:`Batch`, async
+  context managers whose jobs run together;
+
+and the pieces they and ``backend.run`` on this channel rest on, which need no HTTP:
 
 * :mod:`~ibmq_async.platform.options`: the sampler's and estimator's options, sent as
   qiskit-ibm-runtime 0.51 sends them;
@@ -45,6 +49,7 @@ from ibmq_async.platform.options import (
     TwirlingOptions,
     ZneOptions,
 )
+from ibmq_async.platform.primitives import Estimator, Sampler
 from ibmq_async.platform.pubs import (
     MAX_EXECUTIONS,
     PrimitiveRequest,
@@ -54,13 +59,16 @@ from ibmq_async.platform.pubs import (
     sampler_request,
 )
 from ibmq_async.platform.results import sampler_result_to_result
+from ibmq_async.platform.sessions import Batch, Session, SessionClosedError, SessionError
 from ibmq_async.platform.states import job_error_message, job_status
 from ibmq_async.platform.target import backend_target, check_circuit, check_circuits
 
 __all__ = [
     "MAX_EXECUTIONS",
+    "Batch",
     "DynamicalDecouplingOptions",
     "EnvironmentOptions",
+    "Estimator",
     "EstimatorExecutionOptions",
     "EstimatorOptions",
     "ExecutionLimitError",
@@ -74,8 +82,12 @@ __all__ = [
     "PrimitiveRequest",
     "PubError",
     "ResilienceOptions",
+    "Sampler",
     "SamplerExecutionOptions",
     "SamplerOptions",
+    "Session",
+    "SessionClosedError",
+    "SessionError",
     "SimulatorOptions",
     "TwirlingOptions",
     "ZneOptions",
