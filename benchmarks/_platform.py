@@ -329,6 +329,27 @@ def job_body() -> bytes:
     return runtime_json.dumps(request.job_body(SIMULATOR)).encode()
 
 
+def record_sdk_creations() -> list[list[Any]]:
+    """In an SDK worker: record every ``POST /v1/jobs`` where the SDK's transport sends it,
+    as ``[sent, answered, status]`` (``time.monotonic()``), into the list returned. Only
+    the benchmark's process is patched; the SDK's code is not changed."""
+    from ibmq_async.api.aiohttp_transport import AiohttpTransport
+
+    entries: list[list[Any]] = []
+    send = AiohttpTransport.handle_async_request
+
+    async def recorded(self: AiohttpTransport, request: Any) -> Any:
+        if request.method != "POST" or not request.url.path.endswith("/v1/jobs"):
+            return await send(self, request)
+        sent = time.monotonic()
+        response = await send(self, request)
+        entries.append([sent, time.monotonic(), response.status_code])
+        return response
+
+    AiohttpTransport.handle_async_request = recorded  # type: ignore[method-assign]
+    return entries
+
+
 def floor_headers(token: str) -> dict[str, str]:
     """What every runtime API request carries (docs/platform.md §2)."""
     return {

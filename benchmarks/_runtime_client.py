@@ -100,6 +100,28 @@ def _run_and_collect(backend: Any, trivial: Any, shots: int, retry_429: float = 
         raise RuntimeError(f"job {job.job_id()}: {result[0].data.c.num_shots} shots")
 
 
+def record_creations() -> list[list[Any]]:
+    """Record every ``POST /v1/jobs`` where requests sends it, as ``[sent, answered,
+    status]`` (``time.monotonic()``), into the list returned."""
+    from requests.adapters import HTTPAdapter
+
+    entries: list[list[Any]] = []
+    lock = threading.Lock()
+    send = HTTPAdapter.send
+
+    def recorded(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.method != "POST" or not request.path_url.split("?")[0].endswith("/v1/jobs"):
+            return send(self, request, *args, **kwargs)
+        sent = time.monotonic()
+        response = send(self, request, *args, **kwargs)
+        with lock:
+            entries.append([sent, time.monotonic(), response.status_code])
+        return response
+
+    HTTPAdapter.send = recorded  # type: ignore[method-assign]
+    return entries
+
+
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error)[:300]}"
 
@@ -107,6 +129,7 @@ def _describe(error: BaseException) -> str:
 def throughput(args: argparse.Namespace, *, paced: bool) -> dict[str, Any]:
     backend = connect(args)
     trivial = circuit()
+    creations = record_creations() if paced else None
     if not paced:
         _run_and_collect(backend, trivial, args.shots)  # warm-up: the first job's imports
     completed = 0
@@ -131,6 +154,7 @@ def throughput(args: argparse.Namespace, *, paced: bool) -> dict[str, Any]:
     mark("start")
     cpu_before = _cpu()
     start = time.perf_counter()
+    start_monotonic = time.monotonic()
     pool = ThreadPoolExecutor(args.threads)
     futures = [pool.submit(one, index) for index in range(args.n)]
     _, pending = wait(
@@ -156,6 +180,12 @@ def throughput(args: argparse.Namespace, *, paced: bool) -> dict[str, Any]:
         "failures_by_kind": kinds,
         "first_error": failures[0] if failures else None,
         "not_done_at_deadline": len(pending),
+        "creations": None
+        if creations is None
+        else [
+            [round(sent - start_monotonic, 4), round(answered - start_monotonic, 4), status]
+            for sent, answered, status in creations
+        ],
         "client_cpu_seconds": round(cpu, 3),
         "client_max_rss_bytes": _max_rss(),
         "concurrency": f"{args.threads} threads, each SamplerV2(mode=backend).run([circuit])"

@@ -21,10 +21,12 @@ warm-up job (it would take a place in the window):
 
 429s are counted on the service side (its access log, ``POST /api/v1/jobs 429``), between
 the worker's ``start`` and ``end`` marks, with the jobs created (``POST /api/v1/jobs 200``:
-a job created twice would show here). A 429 is *avoidable* when it comes after the client
-has been told: the log's order is the order of the answers, so the 429s answered after the
-first successful creation that followed the first 429 are counted apart (the first ones
-may all have been in flight together before any 429 came back). The ideal time to the last
+a job created twice would show here). A 429 is *avoidable* when its request was sent after
+the client had received a 429 (and its ``Retry-After``): each worker records when its
+transport sent every ``POST /v1/jobs`` and when the answer came (the SDK's
+``AiohttpTransport``, requests' ``HTTPAdapter``: patched in the benchmark's process only),
+so the 429s of requests already in flight before the first 429 came back, which no client
+could avoid without knowing the rate, are counted apart. The ideal time to the last
 result is ``(ceil(N / 5) - 1) * 6`` seconds plus one job's turnaround.
 
 The SDK ways need the platform channel; until it is there they are reported as skipped.
@@ -63,6 +65,7 @@ from _platform import (
     mark,
     platform_service,
     project_env,
+    record_sdk_creations,
     run_marked,
     runtime_env,
     sdk_backend,
@@ -94,6 +97,7 @@ async def _worker_sdk(args: argparse.Namespace) -> dict[str, Any]:
 
     options = {"job_rate": (RATE, WINDOW)} if args.worker == "ibmq_async_rate" else {}
     backend = await sdk_backend(args.root, **options)
+    creations = record_sdk_creations()
     circuit = trivial_circuit()
     finished: list[float] = []
     started = 0.0
@@ -109,6 +113,7 @@ async def _worker_sdk(args: argparse.Namespace) -> dict[str, Any]:
     mark("start")
     cpu_before = client_usage()["cpu_seconds"]
     started = time.perf_counter()
+    started_monotonic = time.monotonic()
     try:
         outcomes = await asyncio.wait_for(
             asyncio.gather(*(one() for _ in range(args.n)), return_exceptions=True),
@@ -137,6 +142,10 @@ async def _worker_sdk(args: argparse.Namespace) -> dict[str, Any]:
         "failures_by_kind": kinds,
         "first_error": failures[0] if failures else None,
         "not_done_at_deadline": args.n - len(finished) - len(failures),
+        "creations": [
+            [round(sent - started_monotonic, 4), round(answered - started_monotonic, 4), status]
+            for sent, answered, status in creations
+        ],
         "client_cpu_seconds": round(cpu, 3),
         "concurrency": "asyncio.gather over all N (run then result)"
         + (f", job_rate=({RATE}, {WINDOW})" if options else ", the SDK's defaults"),
@@ -151,9 +160,9 @@ def worker_main(args: argparse.Namespace) -> None:
 # --- the orchestrator ---------------------------------------------------------------------
 
 
-def creations(service: PlatformService, start: int, end: int) -> dict[str, int]:
-    """The job creations the service answered between two log offsets: created, 429s, and
-    the 429s answered after the first creation that followed the first 429 (avoidable)."""
+def creations(service: PlatformService, start: int, end: int) -> dict[str, Any]:
+    """The job creations the service answered between two log offsets: their statuses in
+    the order answered (``"200x5 429x15 ..."``), how many created a job, how many 429s."""
     with service.log.open("rb") as handle:
         handle.seek(start)
         text = handle.read(end - start).decode(errors="replace")
@@ -161,13 +170,35 @@ def creations(service: PlatformService, start: int, end: int) -> dict[str, int]:
     for line in text.splitlines():
         if f"access: {CREATE} " in line:
             statuses.append(line.split(f"access: {CREATE} ", 1)[1].split(" ", 1)[0])
-    first_429 = statuses.index("429") if "429" in statuses else len(statuses)
-    told = next((i for i in range(first_429, len(statuses)) if statuses[i] == "200"), len(statuses))
+    runs: list[list[Any]] = []
+    for status in statuses:
+        if runs and runs[-1][0] == status:
+            runs[-1][1] += 1
+        else:
+            runs.append([status, 1])
     return {
+        "answers_in_order": " ".join(f"{status}x{count}" for status, count in runs),
         "created": statuses.count("200"),
         "rate_limited_429": statuses.count("429"),
-        "avoidable_429": statuses[told:].count("429"),
         "other_answers": len(statuses) - statuses.count("200") - statuses.count("429"),
+    }
+
+
+def told(creations: list[list[Any]]) -> dict[str, Any]:
+    """Which 429s the client could have avoided, from its own record of its creations
+    (``[sent, answered, status]``): a 429 is avoidable when its request was sent after the
+    client had received a 429 (and with it ``Retry-After``); the others were already in
+    flight, sent before the client could know the rate."""
+    answered_429 = [answered for _, answered, status in creations if status == 429]
+    if not answered_429:
+        return {"client_saw_429": 0, "avoidable_429": 0, "in_flight_429": 0}
+    first = min(answered_429)
+    after = sum(1 for sent, _, status in creations if status == 429 and sent >= first)
+    return {
+        "client_saw_429": len(answered_429),
+        "avoidable_429": after,
+        "in_flight_429": len(answered_429) - after,
+        "first_429_answered_after_seconds": round(first, 3),
     }
 
 
@@ -196,6 +227,7 @@ def _one_run(way: str, args: argparse.Namespace, runtime: Path | None) -> dict[s
         timed = run.between(service, "start", "end")
         counted = creations(service, run.marks["start"].log_offset, run.marks["end"].log_offset)
     report.update(counted)
+    report.update(told(report.get("creations") or []))
     report["requests"] = timed["requests"]
     report["requests_by_route"] = timed["requests_by_route"]
     report["server_cpu_seconds"] = timed["service_cpu_seconds"]
