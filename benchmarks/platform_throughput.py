@@ -408,6 +408,9 @@ def main() -> None:
                 runs[way] = reports[len(reports) // 2]
                 if len(reports) > 1 and not runs[way].get("skipped"):
                     runs[way]["jobs_per_s_all_runs"] = [_rate(r)[0] for r in reports]
+                    runs[way]["client_cpu_ms_per_job_all_runs"] = sorted(
+                        r.get("client_cpu_ms_per_job") or 0.0 for r in reports
+                    )
             results[str(n)] = {"runs": runs, "ratios": _ratios(runs)}
     document = {
         "benchmark": "platform_throughput",
