@@ -7,9 +7,10 @@ they must not share it.
 
 Usage::
 
-    python benchmarks/run_all.py                  # the full figures (about 9 minutes)
-    python benchmarks/run_all.py --quick          # a smoke run (about 3 minutes)
+    python benchmarks/run_all.py                  # the full figures (about 25 minutes)
+    python benchmarks/run_all.py --quick          # a smoke run (about 7 minutes)
     python benchmarks/run_all.py --only throughput memory
+    python benchmarks/run_all.py --only platform_throughput platform_paced
     python benchmarks/run_all.py --quick --charts /tmp/charts --out /tmp/out
 """
 
@@ -26,7 +27,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH_DIR, OUT_DIR, log
 
-SCRIPTS = ("import_time", "serialization", "service", "models", "throughput", "memory")
+SCRIPTS = (
+    "import_time",
+    "serialization",
+    "service",
+    "models",
+    "throughput",
+    "memory",
+    "platform_throughput",
+    "platform_polling",
+    "platform_paced",
+    "platform_memory",
+)
+RUNTIME_SCRIPTS = ("platform_throughput", "platform_polling", "platform_paced")
+"""The scripts that run qiskit-ibm-runtime 0.51 (``--runtime-python``)."""
 
 
 def main() -> None:
@@ -36,6 +50,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="pass --quick to every script")
     parser.add_argument("--only", nargs="+", choices=SCRIPTS, help="run only these")
     parser.add_argument("--original-python", help="interpreter holding the original client")
+    parser.add_argument("--runtime-python", help="interpreter holding qiskit-ibm-runtime 0.51")
     parser.add_argument("--charts", type=Path, default=BENCH_DIR / "charts", help="chart folder")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="JSON folder")
     args = parser.parse_args()
@@ -52,6 +67,8 @@ def main() -> None:
                 command.append("--quick")
         if args.original_python and name in ("throughput", "import_time", "serialization"):
             command += ["--original-python", args.original_python]
+        if args.runtime_python and name in RUNTIME_SCRIPTS:
+            command += ["--runtime-python", args.runtime_python]
         log(f"running {' '.join(command[1:])}")
         started = time.monotonic()
         completed = subprocess.run(command, stdout=subprocess.PIPE, check=False)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from venv_builder import VenvSpec, clean_env, ensure_venv, tail
+from venv_builder import VenvError, VenvSpec, clean_env, ensure_venv, tail
 
 COMPAT_DIR = Path(__file__).resolve().parent
 SCENARIOS_DIR = COMPAT_DIR / "scenarios"
@@ -53,14 +53,16 @@ LIMITED_MAX_JOBS = 2
 PROPERTIES_HISTORY = 7
 
 
-# The versions docs/protocol.md §9 needs; checked by importing them in the built environment.
+# The versions docs/protocol.md §9 needs; checked by importing them in the built environment
+# (psutil and the JSON encoder for the benchmarks, which run the original client from it too).
 _PROBE = """
 import json, warnings
 warnings.filterwarnings("ignore")
-import pkg_resources, requests, websocket, qiskit
+import pkg_resources, requests, websocket, qiskit, psutil
 from qiskit import IBMQ
 from qiskit.providers.ibmq import IBMQBackend
 from qiskit.providers.ibmq.managed import IBMQJobManager
+from qiskit.providers.ibmq.utils.json_encoder import IQXJsonEncoder
 from importlib.metadata import version
 names = ["qiskit-ibmq-provider", "qiskit-terra", "requests", "websocket-client",
          "websockets", "setuptools", "numpy"]
@@ -101,9 +103,18 @@ def compat_venv_path() -> Path:
     return SPEC.path()
 
 
+def ensure_or_fail(spec: VenvSpec) -> Path:
+    """The interpreter of the spec's environment (built if needed); the test fails (it is
+    never skipped) when it cannot be built."""
+    try:
+        return ensure_venv(spec)
+    except VenvError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
 def ensure_compat_venv() -> Path:
     """Build the compat environment unless a complete one is there; return its python."""
-    return ensure_venv(SPEC)
+    return ensure_or_fail(SPEC)
 
 
 # --- the service --------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compat_env import COMPAT_DIR, REPO_ROOT, launch_service
-from venv_builder import VenvSpec, ensure_venv
+from compat_env import COMPAT_DIR, REPO_ROOT, ensure_or_fail, launch_service
+from venv_builder import VenvSpec
 
 RUNTIME_REQUIREMENTS = COMPAT_DIR / "runtime-requirements.txt"
 
@@ -78,7 +78,7 @@ RUNTIME_SPEC = VenvSpec(
 
 def ensure_runtime_venv() -> Path:
     """Build qiskit-ibm-runtime's environment unless a complete one is there; its python."""
-    return ensure_venv(RUNTIME_SPEC)
+    return ensure_or_fail(RUNTIME_SPEC)
 
 
 def runtime_service_config() -> str:

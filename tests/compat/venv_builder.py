@@ -10,12 +10,15 @@ interpreter of a complete environment, building it when needed:
 * once per machine: built in a temporary directory (``pip install --only-binary=:all:``),
   import-checked, marked and renamed into place under a file lock, so parallel runs build
   it once and later runs reuse it;
-* a missing package index fails the tests (no skip): compatibility is proven, not assumed;
+* a missing package index or a failed import check raises :class:`VenvError` (the compat
+  suites turn it into a failed test, never a skip: compatibility is proven, not assumed);
 * a directory at the path that has no marker (made by hand) is import-checked and used as
   it is, never modified.
 
 Both compat suites use it: ``compat_env.py`` (qiskit-ibmq-provider 0.20.2, the classic
-API) and ``runtime_env.py`` (qiskit-ibm-runtime 0.51, the platform API).
+API) and ``runtime_env.py`` (qiskit-ibm-runtime 0.51, the platform API); so do the
+benchmarks (``benchmarks/_original_env.py``), with the same specs and the same cached
+environments. Nothing here imports pytest.
 """
 
 from __future__ import annotations
@@ -33,8 +36,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on POSIX
@@ -44,6 +45,10 @@ MARKER = ".ibmq-async-compat-ready"
 """Written last into an environment, with the digest of what it was built from."""
 
 INSTALL_TIMEOUT = 900.0
+
+
+class VenvError(RuntimeError):
+    """An environment could not be built, or does not hold what its spec checks."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,11 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def probe(spec: VenvSpec, python: Path) -> dict[str, str]:
-    """Run the spec's import check with ``python``; its versions, or the test fails."""
+    """Run the spec's import check with ``python``; the versions it found.
+
+    Raises:
+        VenvError: The check does not import, or the versions are wrong.
+    """
     try:
         result = subprocess.run(
             [str(python), "-c", spec.probe],
@@ -166,18 +175,21 @@ def probe(spec: VenvSpec, python: Path) -> dict[str, str]:
     except (subprocess.TimeoutExpired, OSError) as error:
         result = subprocess.CompletedProcess([], 1, "", f"the import check did not run: {error}")
     if result.returncode != 0:
-        pytest.fail(
-            f"{python} does not import {spec.what}:\n{result.stderr[-3000:]}", pytrace=False
-        )
+        raise VenvError(f"{python} does not import {spec.what}:\n{result.stderr[-3000:]}")
     versions: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
     problems = spec.check(versions)
     if problems:
-        pytest.fail(f"wrong versions in the environment {python}: {problems}", pytrace=False)
+        raise VenvError(f"wrong versions in the environment {python}: {problems}")
     return versions
 
 
 def ensure_venv(spec: VenvSpec) -> Path:
-    """Build the spec's environment unless a complete one is there; return its python."""
+    """Build the spec's environment unless a complete one is there; return its python.
+
+    Raises:
+        VenvError: The build failed (the package index is needed), or the environment at
+            the path does not pass the import check.
+    """
     venv = spec.path()
     digest = spec.digest()
     if _ready(venv, digest):
@@ -212,11 +224,10 @@ def ensure_venv(spec: VenvSpec) -> Path:
             failure = error
         if failure is not None:
             shutil.rmtree(staging, ignore_errors=True)
-            pytest.fail(
+            raise VenvError(
                 f"could not build the environment of {spec.what} at {venv} ({failure}). It "
                 f"installs {spec.requirements.name} from the package index, which must be "
-                f"reachable. Install log {log}, last lines:\n{tail(log)}",
-                pytrace=False,
+                f"reachable. Install log {log}, last lines:\n{tail(log)}"
             )
         try:
             versions = probe(spec, python)
