@@ -187,12 +187,6 @@ async def test_sampler_options_reach_the_wire_as_qiskit_ibm_runtime_sends_them(
     assert job.tags() == ["wire-a"]  # the submission tag is hidden
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PlatformBackend._submit sends cost and private of the options' job fields, not "
-    "log_level and runtime, which qiskit-ibm-runtime 0.51 sends (PlatformClient.submit "
-    "takes no other field)",
-)
 async def test_the_job_body_is_the_one_the_request_describes(service: LocalService) -> None:
     from ibmq_async.platform import sampler_request
 

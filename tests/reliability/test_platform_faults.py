@@ -104,7 +104,7 @@ def _is_create(method: str, path: str) -> bool:
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_1000_submissions_through_faults_make_exactly_1000_platform_jobs(
-    service: ServiceProcess, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    service: ServiceProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="ibmq_async")
     started = time.monotonic()
@@ -122,7 +122,7 @@ async def test_1000_submissions_through_faults_make_exactly_1000_platform_jobs(
             job_rate=JOB_RATE,
         )
         assert isinstance(provider, PlatformProvider)
-        monkeypatch.setattr(provider.api.pacer, "_caution", CAUTION)
+        provider.api.pacer.caution = CAUTION
         async with provider:
             backend = provider.get_backend(SIMULATOR)
             job_set = await IBMQJobManager().run(
