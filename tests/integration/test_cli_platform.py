@@ -284,10 +284,6 @@ def test_the_usage_errors_of_the_platform_options(home: dict[str, str]) -> None:
         ("--instance", INSTANCE): "--instance is the platform channel's: add --channel",
         ("--iam-url", "http://x", "--instance", INSTANCE): "--instance and --iam-url are",
         ("--channel", PLATFORM, "--instance", INSTANCE): "no API key: set QISKIT_IBM_TOKEN",
-        ("--channel", PLATFORM, "--token", "k"): "(no instance given: --instance CRN, or",
-        ("--channel", PLATFORM, "--token", "k", "--instance", "mine"): (
-            "(the instance is from --instance)"
-        ),
         ("--channel", PLATFORM, "--token", "k", "--instance", "crn:v1:x"): "is not a CRN",
         ("--channel", PLATFORM, "--token", "k", "--instance", INSTANCE, "--url", "ftp://x"): (
             "url must be an http(s) URL"
