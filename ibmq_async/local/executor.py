@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 _MAX_SEED = 2**63 - 1
+MAX_CLASSICAL_SLOTS = 1024
+"""The most memory slots, and register slots, an experiment may use: each is a classical
+bit of the simulated circuit, so an unbounded index would be an unbounded allocation."""
 _PARALLEL_QUBITS = 14
 """Circuits narrower than this run on one thread: OpenMP start-up and spinning cost more
 than they save on small circuits, and slow down everything else in the process."""
@@ -384,6 +387,13 @@ def _scan(instructions: list[Any], where: str, device: Device) -> tuple[list[int
                     ErrorCode.QOBJ_SCHEMA,
                     f"{here}: conditional must be a register slot or a mask/val object",
                 )
+    for what, needed in (("memory", max_memory + 1), ("register", max_register + 1)):
+        if needed > MAX_CLASSICAL_SLOTS:
+            raise QobjError(
+                ErrorCode.QOBJ_SCHEMA,
+                f"{where}: {what} slot {needed - 1} is out of range: at most "
+                f"{MAX_CLASSICAL_SLOTS} {what} slots.",
+            )
     return used, max_memory + 1, max_register + 1, conditional
 
 
@@ -426,6 +436,11 @@ def _prepare_experiment(
     if declared is None:
         declared = config.get("memory_slots", memory_needed)
     memory_slots = _int_value(declared, "memory_slots", where)
+    if not 0 <= memory_slots <= MAX_CLASSICAL_SLOTS:
+        raise QobjError(
+            ErrorCode.QOBJ_SCHEMA,
+            f"{where}: memory_slots must be from 0 to {MAX_CLASSICAL_SLOTS}, got {memory_slots}.",
+        )
     if memory_slots < memory_needed:
         raise QobjError(
             ErrorCode.QOBJ_SCHEMA,

@@ -214,3 +214,30 @@ def test_any_instruction_is_validated_without_crashing(
         assert api.job(job["id"])["error"]["code"] != 1002
     else:
         assert status == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        {"name": "measure", "qubits": [0], "memory": [0], "register": [10**12]},
+        {"name": "x", "qubits": [0], "conditional": 10**12},
+        {"name": "bfunc", "register": 0, "mask": hex(2**2000), "val": "0x1", "relation": "=="},
+        {"name": "measure", "qubits": [0], "memory": [10**12]},
+    ],
+)
+def test_a_classical_slot_far_out_of_range_is_refused_not_allocated(
+    api: Any, qobjs: Any, instruction: dict[str, Any]
+) -> None:
+    experiment = qobjs.experiment([instruction], memory_slots=2)
+    job = api.submit(qobjs.qobj([experiment], shots=1))
+    assert api.wait(job["id"]) == "ERROR_VALIDATING_JOB"
+    assert "slot" in api.job(job["id"])["error"]["message"]
+
+
+def test_memory_slots_far_out_of_range_are_refused_not_allocated(api: Any, qobjs: Any) -> None:
+    experiment = qobjs.experiment(
+        [{"name": "measure", "qubits": [0], "memory": [0]}], memory_slots=10**9
+    )
+    job = api.submit(qobjs.qobj([experiment], shots=1))
+    assert api.wait(job["id"]) == "ERROR_VALIDATING_JOB"
+    assert "memory_slots must be from 0 to 1024" in api.job(job["id"])["error"]["message"]
